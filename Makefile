@@ -1,0 +1,143 @@
+# meter2mqtt: small cooperating C programs that read meters and publish to MQTT.
+#
+#   make            build every program into bin/
+#   make check      install missing Debian packages, build, run the bats suite
+#                   against bin/, then against an ASan+UBSan build, a short fuzz
+#                   run of every parser, and cppcheck
+#   make demo       the toolkit doing its job, on this machine, without a meter
+#   make install    PREFIX, DESTDIR, SYSCONFDIR honoured
+#   make fuzz       longer fuzz runs (FUZZ_SECONDS each, default 300)
+#   make bench      the benchmarks under t/bench (print figures, assert nothing)
+
+VERSION    = 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+DATADIR   ?= $(PREFIX)/share/meter2mqtt
+LIBEXECDIR ?= $(PREFIX)/lib/meter2mqtt
+SYSCONFDIR ?= /etc
+DESTDIR   ?=
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+PKGS       = libserialport jansson yaml-0.1 libmosquitto
+# Recursive (=), not :=, so that "make check" can install the packages
+# before pkg-config is first asked about them.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+M2M_CFLAGS = -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilib $(PKG_CFLAGS) \
+             -DM2M_VERSION='"$(VERSION)"' -DM2M_SYSCONFDIR='"$(SYSCONFDIR)"' \
+             -DM2M_LIBEXECDIR='"$(LIBEXECDIR)"'
+LDLIBS_ALL = $(PKG_LIBS) -lm
+
+SANFLAGS   = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_CC   ?= clang
+FUZZ_SECONDS ?= 300
+CHECK_FUZZ_SECONDS ?= 15
+
+PROGS      = $(patsubst src/%.c,%,$(wildcard src/*.c))
+LIB_SRC    = $(wildcard lib/*.c)
+LIB_HDR    = $(wildcard lib/*.h)
+TEST_TOOLS = $(patsubst t/tools/%.c,%,$(wildcard t/tools/*.c))
+FUZZERS    = $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/*.c))
+SCRIPTS    = $(filter-out bin/m2m-deps bin/m2m-demo,$(shell git ls-files bin 2>/dev/null))
+
+all: $(addprefix bin/,$(PROGS))
+
+# ---- the normal build: build/obj, lib/libm2m.a, bin/ ----
+build/obj/%.o: lib/%.c $(LIB_HDR) | build/obj
+	$(CC) $(CFLAGS) $(M2M_CFLAGS) -c -o $@ $<
+build/obj/main_%.o: src/%.c $(LIB_HDR) | build/obj
+	$(CC) $(CFLAGS) $(M2M_CFLAGS) -c -o $@ $<
+build/libm2m.a: $(patsubst lib/%.c,build/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+bin/%: build/obj/main_%.o build/libm2m.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libm2m.a $(LDLIBS_ALL)
+
+# ---- the sanitizer build: same sources, build/asan ----
+build/asan/obj/%.o: lib/%.c $(LIB_HDR) | build/asan/obj
+	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -c -o $@ $<
+build/asan/obj/main_%.o: src/%.c $(LIB_HDR) | build/asan/obj
+	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -c -o $@ $<
+build/asan/libm2m.a: $(patsubst lib/%.c,build/asan/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+build/asan/bin/%: build/asan/obj/main_%.o build/asan/libm2m.a | build/asan/bin
+	$(CC) $(SANFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
+asan: $(addprefix build/asan/bin/,$(PROGS)) $(addprefix build/asan/t/,$(TEST_TOOLS))
+
+# ---- test-only programs (unit drivers for lib/), both builds ----
+build/t/%: t/tools/%.c build/libm2m.a | build/t
+	$(CC) $(CFLAGS) $(M2M_CFLAGS) -o $@ $< build/libm2m.a $(LDLIBS_ALL)
+build/asan/t/%: t/tools/%.c build/asan/libm2m.a | build/asan/t
+	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
+test-tools: $(addprefix build/t/,$(TEST_TOOLS))
+
+# ---- fuzz harnesses (libFuzzer): t/fuzz/NAME.c -> build/fuzz/NAME ----
+build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(LIB_HDR) | build/fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(filter-out -Werror,$(M2M_CFLAGS)) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+fuzz-build: $(addprefix build/fuzz/,$(FUZZERS))
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus-$$f; \
+		echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$f t/fuzz/seeds/$$f || exit 1; done
+fuzz-short: fuzz-build
+	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus-$$f; \
+		echo "fuzz: $$f for $(CHECK_FUZZ_SECONDS) s"; \
+		build/fuzz/$$f -max_total_time=$(CHECK_FUZZ_SECONDS) \
+			build/fuzz/corpus-$$f t/fuzz/seeds/$$f >build/fuzz/$$f.log 2>&1 \
+			|| { tail -40 build/fuzz/$$f.log; echo "fuzz: $$f found a crash"; exit 1; }; \
+		echo "fuzz: $$f: $$(grep -c . build/fuzz/$$f.log) log lines, no crash"; done
+
+build/obj build/asan/obj build/asan/bin build/t build/asan/t build/fuzz:
+	mkdir -p $@
+
+# ---- checks ----
+deps:
+	@bin/m2m-deps
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--std=c11 --inline-suppr -D_GNU_SOURCE -Ilib src lib t/tools t/fuzz
+
+# Each suite runs the same tests: first the normal binaries, then the
+# sanitizer ones ahead of them on PATH.  t/run-bats prints the closing
+# "N passed, N failed" line.
+check: deps
+	@$(MAKE) --no-print-directory all test-tools asan
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory fuzz-short
+	@t/run-bats "$(CURDIR)/bin" "$(CURDIR)/build/t" normal
+	@t/run-bats "$(CURDIR)/build/asan/bin" "$(CURDIR)/build/asan/t" asan
+
+test: all test-tools
+	@t/run-bats "$(CURDIR)/bin" "$(CURDIR)/build/t" normal
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bin/m2m-demo
+
+bench: all
+	@for b in t/bench/*; do [ -x "$$b" ] && "$$b"; done
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 $(addprefix bin/,$(PROGS)) $(DESTDIR)$(BINDIR)
+	for s in $(SCRIPTS); do install -m 0755 $$s $(DESTDIR)$(BINDIR); done
+	for m in man/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1; done; true
+	for m in man/*.5; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5; done; true
+	for m in man/*.7; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man7; done; true
+	install -d $(DESTDIR)$(DATADIR)/runit $(DESTDIR)$(DATADIR)/examples/config.d
+	cp -R runit/. $(DESTDIR)$(DATADIR)/runit/
+	cp -R etc/. $(DESTDIR)$(DATADIR)/examples/
+	install -d $(DESTDIR)$(LIBEXECDIR)/types
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/meter2mqtt/config.d
+	[ -e $(DESTDIR)$(SYSCONFDIR)/meter2mqtt/config.yaml ] || [ ! -f etc/config.yaml ] || \
+		install -m 0640 etc/config.yaml $(DESTDIR)$(SYSCONFDIR)/meter2mqtt/config.yaml
+
+clean:
+	rm -rf build $(addprefix bin/,$(PROGS))
+
+.PHONY: all asan test-tools fuzz fuzz-build fuzz-short deps lint check test demo bench install clean
+.SECONDARY:

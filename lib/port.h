@@ -1,0 +1,72 @@
+/* port.h: one way to open what a reader reads from.
+ *
+ *   /dev/ttyUSB0      a serial port (libserialport; plain termios for ttys it
+ *                     refuses, such as pseudo-terminals)
+ *   tcp://host:port   a network P1 dongle or ser2net
+ *   -                 standard input
+ *   anything else     a file (a capture to replay)
+ *
+ * Every kind is read through poll(2) on one descriptor, so readers block in
+ * the kernel between telegrams and never spin. */
+#ifndef M2M_PORT_H
+#define M2M_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum port_kind { PORT_SERIAL, PORT_TCP, PORT_FILE, PORT_STDIN };
+
+struct serial_params {
+	int baud;       /* 300 .. 4000000 */
+	int data_bits;  /* 5 .. 8 */
+	char parity;    /* 'N', 'E', 'O' */
+	int stop_bits;  /* 1 or 2 */
+};
+
+struct sp_port;
+
+struct port {
+	enum port_kind kind;
+	char spec[256];
+	char host[256];
+	char service[16];
+	struct serial_params serial;
+	int fd;
+	struct sp_port *sp;     /* libserialport handle, NULL with termios */
+	bool eof;               /* a file or stdin has ended: nothing comes back */
+	bool lost_logged;
+	char why[256];          /* why the last open or read failed */
+};
+
+/* "115200:8N1", "9600:7E1", "1200:8N2" or just "115200" (8N1). */
+int serial_params_parse(const char *s, struct serial_params *out);
+void serial_params_format(const struct serial_params *p, char *out, size_t n);
+
+/* Records what to open; checks only the form of spec (a bad tcp:// URL is a
+ * usage error).  Returns 0, or -1 with why filled in. */
+int port_init(struct port *p, const char *spec, const struct serial_params *serial, char *why, size_t whylen);
+/* One attempt to open.  Returns 0, or -1 with p->why. */
+int port_open(struct port *p);
+void port_close(struct port *p);
+/* Waits up to timeout_ms (-1: forever) for bytes.  Returns the count read,
+ * 0 on timeout, -1 when the link was lost or the input ended (p->eof set
+ * for a file or stdin that ended; p->why says why). */
+ssize_t port_read(struct port *p, void *buf, size_t n, int timeout_ms);
+/* Writes all of buf (serial, TCP).  Returns 0, or -1 with p->why. */
+int port_write(struct port *p, const void *buf, size_t n);
+/* Discards bytes already received and not yet read (stale replies). */
+void port_discard_input(struct port *p);
+/* After a loss: closes, then retries opening with capped exponential
+ * backoff (1 s doubling to cap_s), logging one line when the link goes and
+ * one when it is back, never spinning.  Returns 0 when open again; -1 at
+ * once for a file or stdin, which cannot come back. */
+int port_reconnect(struct port *p, int cap_s);
+/* True when the kind can come back after a loss (serial, TCP). */
+bool port_can_reconnect(const struct port *p);
+/* --list-ports: one line per serial port: name, USB vendor:product,
+ * manufacturer, product, serial number.  Returns the number listed or -1. */
+int port_list(FILE *out);
+
+#endif

@@ -1,0 +1,94 @@
+# t/helper.bash: shared by every bats file (load helper).
+#
+# Everything a test starts is recorded by pid with track_pid and killed in
+# teardown by kill_tracked; tests never reach beyond loopback.
+
+bats_load_library bats-support
+bats_load_library bats-assert
+
+TOP=${M2M_TOP:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
+CORPUS=${M2M_CORPUS:-$TOP/../shared/corpus/dsmr}
+FIXTURES=$TOP/t/fixtures
+
+# A private directory per test; bats removes BATS_TEST_TMPDIR itself.
+setup_tmp() {
+	TMP=$BATS_TEST_TMPDIR
+	: > "$TMP/pids"
+}
+
+track_pid() { echo "$1" >> "$TMP/pids"; }
+
+kill_tracked() {
+	[ -f "$TMP/pids" ] || return 0
+	local pid
+	# Newest first: a pipeline's consumer before its producer.
+	for pid in $(tac "$TMP/pids"); do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in $(tac "$TMP/pids"); do
+		wait_gone "$pid" 30 || kill -KILL "$pid" 2>/dev/null || true
+	done
+	: > "$TMP/pids"
+}
+
+# wait_gone PID TENTHS: true once PID has exited.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
+# wait_for TENTHS COMMAND...: retries COMMAND until it succeeds.
+wait_for() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks it; race-free enough for
+# tests that bind it right away).
+free_port() {
+	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# start_broker [EXTRA_CONF_LINES]: a mosquitto on a free loopback port;
+# sets BROKER_PORT and BROKER_PID.
+start_broker() {
+	BROKER_PORT=${BROKER_PORT:-$(free_port)}
+	{
+		echo "listener $BROKER_PORT 127.0.0.1"
+		echo "allow_anonymous true"
+		echo "persistence false"
+		[ $# -gt 0 ] && printf '%s\n' "$@"
+	} > "$TMP/mosquitto.conf"
+	mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
+	BROKER_PID=$!
+	track_pid "$BROKER_PID"
+	wait_for 50 port_listening "$BROKER_PORT"
+}
+
+port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_pty_pair NAME: two linked pseudo-terminals $TMP/NAME.a and
+# $TMP/NAME.b (a socat process, tracked); sets PTY_PID.
+start_pty_pair() {
+	socat -d -d "pty,raw,echo=0,link=$TMP/$1.a" "pty,raw,echo=0,link=$TMP/$1.b" 2> "$TMP/$1.socat.log" &
+	PTY_PID=$!
+	track_pid "$PTY_PID"
+	wait_for 50 test -e "$TMP/$1.a" -a -e "$TMP/$1.b"
+}
+
+# The repository's corpus of real telegrams, when ../shared is present.
+require_corpus() {
+	[ -d "$CORPUS" ] || skip "no ../shared/corpus/dsmr beside the repository"
+}
