@@ -184,9 +184,19 @@ bool json_number_valid(const char *s, size_t n)
 	return i == n;
 }
 
+/* Plain decimals only ("-12.50"), at most 40 characters: a meter never
+ * sends more, and readers of the line (jansson, JavaScript) fail on numbers
+ * that overflow a double, which an exponent or 400 digits would. */
+static bool plain_decimal(const char *s, size_t n)
+{
+	if (n == 0 || n > 40 || !json_number_valid(s, n))
+		return false;
+	return memchr(s, 'e', n) == NULL && memchr(s, 'E', n) == NULL;
+}
+
 void jw_number_text(struct jw *w, const char *s, size_t n)
 {
-	if (!json_number_valid(s, n)) {
+	if (!plain_decimal(s, n)) {
 		jw_stringn(w, s, n);
 		return;
 	}

@@ -40,9 +40,10 @@ void jw_stringn(struct jw *w, const char *s, size_t n);
 void jw_null(struct jw *w);
 void jw_bool(struct jw *w, bool v);
 void jw_int(struct jw *w, long long v);
-/* Writes a number given as text.  The text must already be a valid JSON
- * number (see num_to_json in util.h); anything else is written as a string
- * so that the line stays valid JSON whatever the caller passes. */
+/* Writes a number given as text.  The text must be a plain JSON decimal
+ * (see num_to_json in util.h) of at most 40 characters, with no exponent;
+ * anything else is written as a string, so that the line stays valid JSON
+ * that every consumer (jansson, JavaScript) can load. */
 void jw_number_text(struct jw *w, const char *s, size_t n);
 /* Appends pre-formed JSON as one value (trusted: the caller made it). */
 void jw_raw_value(struct jw *w, const char *json, size_t n);

@@ -29,8 +29,12 @@ static size_t slurp(char **out)
 	ssize_t r;
 	while (buf && (r = read(0, buf + n, cap - n)) > 0) {
 		n += (size_t)r;
-		if (n == cap)
-			buf = realloc(buf, cap *= 2);
+		if (n == cap) {
+			char *bigger = realloc(buf, cap *= 2);
+			if (!bigger)
+				die(EXIT_RUNTIME, "out of memory");
+			buf = bigger;
+		}
 	}
 	if (!buf)
 		die(EXIT_RUNTIME, "out of memory");
