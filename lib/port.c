@@ -169,7 +169,16 @@ static int open_termios(struct port *p)
 		t.c_cflag |= CSTOPB;
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
-	if (tcsetattr(fd, TCSANOW, &t) < 0) {
+	int rc = tcsetattr(fd, TCSANOW, &t);
+	if (rc < 0 && errno == EINVAL && (t.c_cflag & (CSIZE | PARENB)) != CS8) {
+		/* A pseudo-terminal has no UART: Linux keeps it at CS8 without
+		 * parity and refuses 7E1 once set (EINVAL).  Its bytes then
+		 * carry the parity bit in bit 7, as on an 8N1 port. */
+		t.c_cflag &= (tcflag_t)~(CSIZE | PARENB | PARODD);
+		t.c_cflag |= CS8;
+		rc = tcsetattr(fd, TCSANOW, &t);
+	}
+	if (rc < 0) {
 		snprintf(p->why, sizeof p->why, "cannot configure: %s", strerror(errno));
 		close(fd);
 		return -1;
