@@ -210,6 +210,37 @@ void jw_raw_value(struct jw *w, const char *json, size_t n)
 	put(w, json, n);
 }
 
+static void put_quoted(struct jw *w, const char *s, size_t n)
+{
+	if (!reserve(w, n + 2))
+		return;
+	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len++] = '"';
+}
+
+void jw_keyn_plain(struct jw *w, const char *key, size_t n)
+{
+	separate(w);
+	if (!reserve(w, n + 3))
+		return;
+	char *o = w->buf + w->len;
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	w->len = (size_t)(o - w->buf);
+	w->after_key = true;
+}
+
+void jw_stringn_plain(struct jw *w, const char *s, size_t n)
+{
+	separate(w);
+	put_quoted(w, s, n);
+}
+
 /* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
  * there are not one (overlong forms, surrogates and code points above
  * U+10FFFF included, per RFC 3629). */

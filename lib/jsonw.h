@@ -47,6 +47,11 @@ void jw_int(struct jw *w, long long v);
 void jw_number_text(struct jw *w, const char *s, size_t n);
 /* Appends pre-formed JSON as one value (trusted: the caller made it). */
 void jw_raw_value(struct jw *w, const char *json, size_t n);
+/* A key or string the caller knows needs no escaping (printable ASCII
+ * without '"' and '\\', such as p1read's value names and OBIS codes),
+ * copied as is: the hot path of a reader that writes thousands a second. */
+void jw_keyn_plain(struct jw *w, const char *key, size_t n);
+void jw_stringn_plain(struct jw *w, const char *s, size_t n);
 
 /* Appends "\n" and writes the whole line to fd in one go (retrying short
  * writes and EINTR).  Returns 0, or -1 with errno set. */

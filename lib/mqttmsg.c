@@ -1,0 +1,762 @@
+#include "mqttmsg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonw.h"
+
+/* ---- lists ---- */
+
+void mm_list_init(struct mm_list *l) { memset(l, 0, sizeof *l); }
+
+void mm_msg_free(struct mm_msg *m)
+{
+	free(m->topic);
+	free(m->payload);
+	memset(m, 0, sizeof *m);
+}
+
+void mm_list_clear(struct mm_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		mm_msg_free(&l->v[i]);
+	l->n = 0;
+}
+
+void mm_list_free(struct mm_list *l)
+{
+	mm_list_clear(l);
+	free(l->v);
+	mm_list_init(l);
+}
+
+/* Takes ownership of topic and payload, also on failure. */
+static int list_push(struct mm_list *l, char *topic, char *payload, size_t len, bool retain)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct mm_msg *v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			free(topic);
+			free(payload);
+			return -1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct mm_msg){ topic, payload, len, retain };
+	return 0;
+}
+
+/* ---- topic levels ---- */
+
+/* Length of the UTF-8 sequence at s (at most n bytes), or 0 when it is not
+ * well-formed: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned long v, min;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if (c >= 0xc2 && c <= 0xdf) {
+		len = 2, v = c & 0x1f, min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3, v = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4, v = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return len;
+}
+
+bool mm_level_valid(const char *s, size_t n, const char **why)
+{
+	const char *dummy;
+	if (!why)
+		why = &dummy;
+	if (n == 0) {
+		*why = "empty topic level";
+		return false;
+	}
+	if (n > MM_TOPIC_MAX) {
+		*why = "topic level longer than 65535 bytes";
+		return false;
+	}
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned long cp;
+		size_t k = utf8_seq(p + i, n - i, &cp);
+		if (k == 0) {
+			*why = "invalid UTF-8 in topic level";
+			return false;
+		}
+		if (cp == 0) {
+			*why = "NUL in topic level";
+			return false;
+		}
+		/* MQTT says topics should not carry control characters;
+		 * mosquitto refuses them. */
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			*why = "control character in topic level";
+			return false;
+		}
+		if (cp == '/' || cp == '+' || cp == '#') {
+			*why = cp == '/' ? "'/' in topic level" : cp == '+' ? "wildcard '+' in topic level"
+			                                                    : "wildcard '#' in topic level";
+			return false;
+		}
+		i += k;
+	}
+	return true;
+}
+
+bool mm_prefix_valid(const char *s, const char **why)
+{
+	const char *dummy;
+	if (!why)
+		why = &dummy;
+	if (s[0] == '$') {
+		*why = "topics starting with '$' belong to the broker";
+		return false;
+	}
+	size_t total = strlen(s);
+	if (total > 1024) {
+		*why = "longer than 1024 bytes";
+		return false;
+	}
+	for (const char *level = s;;) {
+		const char *slash = strchr(level, '/');
+		size_t n = slash ? (size_t)(slash - level) : strlen(level);
+		if (!mm_level_valid(level, n, why))
+			return false;
+		if (!slash)
+			return true;
+		level = slash + 1;
+	}
+}
+
+char *mm_topic(const char *prefix, const char *type, const char *device, const char *last)
+{
+	const char *parts[4] = { prefix, type, device, last };
+	size_t lens[4], total = 0;
+	int n = last ? 4 : 3;
+	for (int i = 0; i < n; i++)
+		total += (lens[i] = strlen(parts[i])) + 1;
+	char *t = malloc(total);
+	if (!t)
+		return NULL;
+	char *p = t;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, parts[i], lens[i]);
+		p += lens[i];
+		*p++ = '/';
+	}
+	p[-1] = '\0';
+	return t;
+}
+
+/* ---- values ---- */
+
+/* Writes "%.*e" text (d.ddde+XX) as a plain decimal. */
+static int plain_decimal(const char *e_text, char *out, size_t outlen)
+{
+	char digits[24] = { '0' };
+	int nd = 0;
+	const char *p = e_text;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9' && nd < (int)sizeof digits)
+			digits[nd++] = *p;
+	int exp10 = *p == 'e' ? atoi(p + 1) : 0;
+	if (nd == 0)
+		nd = 1; /* no digit at all cannot come from %e; "0" then */
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	int point = exp10 + 1; /* digits before the decimal point */
+	if (point > 25 || point < -25)
+		return snprintf(out, outlen, "%s", e_text); /* valid JSON as it is */
+	char buf[80];
+	size_t o = 0;
+	if (neg)
+		buf[o++] = '-';
+	if (point <= 0) {
+		buf[o++] = '0';
+		buf[o++] = '.';
+		for (int i = 0; i < -point; i++)
+			buf[o++] = '0';
+		for (int i = 0; i < nd; i++)
+			buf[o++] = digits[i];
+	} else if (point >= nd) {
+		for (int i = 0; i < nd; i++)
+			buf[o++] = digits[i];
+		for (int i = nd; i < point; i++)
+			buf[o++] = '0';
+		buf[o++] = '.';
+		buf[o++] = '0';
+	} else {
+		for (int i = 0; i < point; i++)
+			buf[o++] = digits[i];
+		buf[o++] = '.';
+		for (int i = point; i < nd; i++)
+			buf[o++] = digits[i];
+	}
+	if (o >= outlen)
+		o = outlen - 1;
+	memcpy(out, buf, o);
+	out[o] = '\0';
+	return (int)o;
+}
+
+int mm_number_text(const json_t *num, char *out, size_t outlen)
+{
+	if (json_is_integer(num))
+		return snprintf(out, outlen, "%" JSON_INTEGER_FORMAT, json_integer_value(num));
+	double d = json_real_value(num);
+	/* The shortest text that reads back as the same double; the reader's
+	 * own text is one of those that do, and no shorter one exists when it
+	 * has at most 15 significant digits (DBL_DIG). */
+	char e_text[40];
+	/* 15 digits first: when they read back, the trailing zeros that
+	 * plain_decimal drops leave that shortest text (15-digit decimals
+	 * are further apart than doubles), in one try for every meter. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(e_text, sizeof e_text, "%.*e", prec - 1, d);
+		if (strtod(e_text, NULL) == d)
+			break;
+	}
+	return plain_decimal(e_text, out, outlen);
+}
+
+/* Writes v as JSON into w, numbers as mm_number_text.  Returns false when
+ * it is nested deeper than MM_VALUE_DEPTH. */
+static bool write_json(struct jw *w, const json_t *v, int depth)
+{
+	if (depth > MM_VALUE_DEPTH)
+		return false;
+	char num[64];
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *member;
+		jw_object_begin(w);
+		json_object_foreach((json_t *)v, key, member) {
+			jw_key(w, key);
+			if (!write_json(w, member, depth + 1))
+				return false;
+		}
+		jw_object_end(w);
+		return true;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *item;
+		jw_array_begin(w);
+		json_array_foreach(v, i, item) {
+			if (!write_json(w, item, depth + 1))
+				return false;
+		}
+		jw_array_end(w);
+		return true;
+	}
+	case JSON_STRING:
+		jw_stringn(w, json_string_value(v), json_string_length(v));
+		return true;
+	case JSON_INTEGER:
+	case JSON_REAL: {
+		int n = mm_number_text(v, num, sizeof num);
+		jw_raw_value(w, num, (size_t)n);
+		return true;
+	}
+	case JSON_TRUE:
+		jw_bool(w, true);
+		return true;
+	case JSON_FALSE:
+		jw_bool(w, false);
+		return true;
+	case JSON_NULL:
+		jw_null(w);
+		return true;
+	}
+	return false;
+}
+
+static char *dup_bytes(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+/* Hands over w's buffer as a malloc'd string. */
+static char *jw_take(struct jw *w, size_t *len)
+{
+	if (w->oom) {
+		jw_free(w);
+		return NULL;
+	}
+	char *p = dup_bytes(w->buf ? w->buf : "", w->len);
+	*len = w->len;
+	jw_free(w);
+	return p;
+}
+
+char *mm_value_payload(const json_t *v, size_t *len, const char **why)
+{
+	char num[64];
+	*why = "out of memory";
+	switch (json_typeof(v)) {
+	case JSON_NULL:
+		*why = "null";
+		return NULL;
+	case JSON_STRING:
+		*len = json_string_length(v);
+		return dup_bytes(json_string_value(v), *len);
+	case JSON_INTEGER:
+	case JSON_REAL:
+		*len = (size_t)mm_number_text(v, num, sizeof num);
+		return dup_bytes(num, *len);
+	case JSON_TRUE:
+		*len = 4;
+		return dup_bytes("true", 4);
+	case JSON_FALSE:
+		*len = 5;
+		return dup_bytes("false", 5);
+	case JSON_OBJECT:
+	case JSON_ARRAY: {
+		struct jw w;
+		jw_init(&w);
+		if (!write_json(&w, v, 1)) {
+			jw_free(&w);
+			*why = "value nested too deeply";
+			return NULL;
+		}
+		return jw_take(&w, len);
+	}
+	}
+	return NULL;
+}
+
+/* ---- parsing ---- */
+
+static const char *string_member(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool level_member(const json_t *root, const char *key, const char **out, char *why, size_t whylen)
+{
+	const json_t *v = json_object_get(root, key);
+	const char *problem;
+	if (!v) {
+		snprintf(why, whylen, "no \"%s\"", key);
+		return false;
+	}
+	if (!json_is_string(v)) {
+		snprintf(why, whylen, "\"%s\" is not a string", key);
+		return false;
+	}
+	if (!mm_level_valid(json_string_value(v), json_string_length(v), &problem)) {
+		snprintf(why, whylen, "\"%s\" is not a valid topic level: %s", key, problem);
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
+int mm_parse(const char *line, size_t len, struct mm_reading *r, char *why, size_t whylen)
+{
+	memset(r, 0, sizeof *r);
+	json_error_t err;
+	r->root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	if (!r->root) {
+		snprintf(why, whylen, "not JSON: %s at byte %d", err.text, err.position);
+		return -1;
+	}
+	if (!json_is_object(r->root)) {
+		snprintf(why, whylen, "not a JSON object");
+		goto bad;
+	}
+	if (!level_member(r->root, "type", &r->type, why, whylen) ||
+	    !level_member(r->root, "device", &r->device, why, whylen))
+		goto bad;
+	r->time = string_member(r->root, "time");
+	r->meter = json_object_get(r->root, "meter");
+	if (!json_is_object(r->meter))
+		r->meter = NULL;
+	r->values = json_object_get(r->root, "values");
+	if (r->values && !json_is_object(r->values)) {
+		snprintf(why, whylen, "\"values\" is not an object");
+		goto bad;
+	}
+	return 0;
+bad:
+	mm_reading_free(r);
+	return -1;
+}
+
+void mm_reading_free(struct mm_reading *r)
+{
+	json_decref(r->root);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- value messages ---- */
+
+static void problem(struct mm_result *res, const char *param, const char *why)
+{
+	res->skipped++;
+	if (res->nproblems >= MM_MAX_PROBLEMS)
+		return;
+	struct mm_problem *p = &res->problems[res->nproblems++];
+	/* The name came from the input: keep it short and printable. */
+	size_t o = 0;
+	for (const char *s = param; *s && o + 1 < sizeof p->param; s++)
+		p->param[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	p->param[o] = '\0';
+	snprintf(p->why, sizeof p->why, "%s", why);
+}
+
+/* Checks one parameter name as the last topic level. */
+static bool param_ok(const char *param, const char **why)
+{
+	if (!mm_level_valid(param, strlen(param), why))
+		return false;
+	if (strcmp(param, "status") == 0) {
+		*why = "named \"status\", which would overwrite the status topic";
+		return false;
+	}
+	return true;
+}
+
+static char *json_values_payload(const struct mm_reading *r, const json_t *entry, const json_t *value, size_t *len,
+                                 const char **why)
+{
+	struct jw w;
+	jw_init(&w);
+	jw_object_begin(&w);
+	jw_key(&w, "value");
+	if (!write_json(&w, value, 2)) {
+		jw_free(&w);
+		*why = "value nested too deeply";
+		return NULL;
+	}
+	const char *unit = string_member(entry, "unit");
+	if (unit) {
+		jw_key(&w, "unit");
+		jw_string(&w, unit);
+	}
+	const char *t = string_member(entry, "time");
+	if (!t)
+		t = r->time;
+	if (t) {
+		jw_key(&w, "time");
+		jw_string(&w, t);
+	}
+	jw_object_end(&w);
+	*why = "out of memory";
+	return jw_take(&w, len);
+}
+
+int mm_build(const struct mm_opts *o, const struct mm_reading *r, const char *line, size_t len, bool retain,
+             struct mm_list *out, struct mm_result *res)
+{
+	memset(res, 0, sizeof *res);
+	if (o->mode == MM_JSON_READING) {
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			len--;
+		char *topic = mm_topic(o->prefix, r->type, r->device, NULL);
+		char *payload = dup_bytes(line, len);
+		if (!topic || !payload || strlen(topic) > MM_TOPIC_MAX) {
+			free(topic);
+			free(payload);
+			return -1;
+		}
+		return list_push(out, topic, payload, len, retain) < 0 ? -1 : 1;
+	}
+	if (!r->values)
+		return 0;
+	int added = 0;
+	const char *param;
+	json_t *entry;
+	json_object_foreach(r->values, param, entry) {
+		const char *why;
+		if (!param_ok(param, &why)) {
+			problem(res, param, why);
+			continue;
+		}
+		const json_t *value = json_is_object(entry) ? json_object_get(entry, "value") : NULL;
+		if (!value) {
+			problem(res, param, "no \"value\"");
+			continue;
+		}
+		if (json_is_null(value)) {
+			res->nulls++;
+			continue;
+		}
+		size_t plen = 0;
+		char *payload = o->mode == MM_JSON_VALUES ? json_values_payload(r, entry, value, &plen, &why)
+		                                          : mm_value_payload(value, &plen, &why);
+		if (!payload) {
+			if (strcmp(why, "out of memory") == 0)
+				return -1;
+			problem(res, param, why);
+			continue;
+		}
+		char *topic = mm_topic(o->prefix, r->type, r->device, param);
+		if (!topic) {
+			free(payload);
+			return -1;
+		}
+		if (strlen(topic) > MM_TOPIC_MAX) {
+			free(topic);
+			free(payload);
+			problem(res, param, "topic longer than 65535 bytes");
+			continue;
+		}
+		if (list_push(out, topic, payload, plen, retain) < 0)
+			return -1;
+		added++;
+	}
+	return added;
+}
+
+/* ---- Home Assistant discovery ---- */
+
+static bool contains(const char *s, const char *word) { return s && strstr(s, word) != NULL; }
+
+static bool is_one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+void mm_ha_classify(const char *unit, const char *param, bool numeric, struct mm_ha_class *c)
+{
+	static const char *const energy[] = { "Wh", "kWh", "MWh", "GWh", "MJ", "GJ", NULL };
+	static const char *const power[] = { "W", "kW", "MW", NULL };
+	static const char *const reactive[] = { "var", "kvar", NULL };
+	static const char *const counters[] = { "varh", "kvarh", "Mvarh", "VAh", "kVAh", "kJ", "J", NULL };
+	memset(c, 0, sizeof *c);
+	if (!numeric)
+		return; /* text: a unit would make Home Assistant expect a number */
+	c->state_class = "measurement";
+	if (!unit || !*unit) {
+		if (contains(param, "power_factor"))
+			c->device_class = "power_factor";
+		return;
+	}
+	c->unit = unit;
+	if (is_one_of(unit, energy)) {
+		c->device_class = "energy";
+		c->state_class = "total_increasing";
+	} else if (is_one_of(unit, power)) {
+		c->device_class = "power";
+	} else if (!strcmp(unit, "m3") || !strcmp(unit, "m³") || !strcmp(unit, "l") || !strcmp(unit, "L")) {
+		c->unit = unit[0] == 'm' ? "m³" : "L";
+		/* The Energy dashboard takes gas and water only with these
+		 * classes; a volume it cannot place stays a plain volume. */
+		c->device_class = contains(param, "gas") ? "gas" : contains(param, "water") ? "water" : "volume";
+		c->state_class = "total_increasing";
+	} else if (!strcmp(unit, "m3/h") || !strcmp(unit, "m³/h")) {
+		c->unit = "m³/h";
+		c->device_class = "volume_flow_rate";
+	} else if (!strcmp(unit, "V")) {
+		c->device_class = "voltage";
+	} else if (!strcmp(unit, "A")) {
+		c->device_class = "current";
+	} else if (!strcmp(unit, "C") || !strcmp(unit, "°C")) {
+		c->unit = "°C";
+		c->device_class = "temperature";
+	} else if (!strcmp(unit, "Hz")) {
+		c->device_class = "frequency";
+	} else if (is_one_of(unit, reactive)) {
+		c->device_class = "reactive_power";
+	} else if (!strcmp(unit, "VA")) {
+		c->device_class = "apparent_power";
+	} else if (!strcmp(unit, "bar")) {
+		c->device_class = "pressure";
+	} else if (!strcmp(unit, "h")) {
+		c->device_class = "duration";
+		c->state_class = "total_increasing";
+	} else if (is_one_of(unit, counters)) {
+		c->state_class = "total_increasing";
+	}
+	/* Anything else ("K" for a temperature difference, which Home
+	 * Assistant would convert as if absolute): the unit, no class. */
+}
+
+/* Home Assistant ids allow [A-Za-z0-9_-]; everything else becomes '_'. */
+static void sanitize_id(char *s)
+{
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			*s = '_';
+	}
+}
+
+/* A parameter name fit for a Jinja string literal and an entity name. */
+static bool plain_name(const char *s)
+{
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == ':' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static char *humanize(const char *param)
+{
+	char *s = strdup(param);
+	if (!s)
+		return NULL;
+	for (char *p = s; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+	if (s[0] >= 'a' && s[0] <= 'z')
+		s[0] = (char)(s[0] - 'a' + 'A');
+	return s;
+}
+
+static void ha_device(struct jw *w, const struct mm_reading *r, const char *node)
+{
+	const char *id = r->meter ? string_member(r->meter, "id") : NULL;
+	if (!id || !*id)
+		id = r->meter ? string_member(r->meter, "serial") : NULL;
+	jw_key(w, "device");
+	jw_object_begin(w);
+	jw_key(w, "identifiers");
+	jw_array_begin(w);
+	char ident[300];
+	snprintf(ident, sizeof ident, "meter2mqtt_%s", id && *id ? id : node);
+	jw_string(w, ident);
+	jw_array_end(w);
+	jw_key(w, "name");
+	jw_string(w, r->device);
+	const char *model = r->meter ? string_member(r->meter, "model") : NULL;
+	jw_key(w, "model");
+	jw_string(w, model && *model ? model : r->type);
+	const char *version = r->meter ? string_member(r->meter, "version") : NULL;
+	if (version && *version) {
+		jw_key(w, "sw_version");
+		jw_string(w, version);
+	}
+	if (id && *id) {
+		jw_key(w, "serial_number");
+		jw_string(w, id);
+	}
+	jw_object_end(w);
+}
+
+int mm_ha_config(const struct mm_opts *o, const struct mm_reading *r, const char *param, const char *status_topic,
+                 const char *version, struct mm_msg *out)
+{
+	memset(out, 0, sizeof *out);
+	const json_t *entry = r->values ? json_object_get(r->values, param) : NULL;
+	const json_t *value = json_is_object(entry) ? json_object_get(entry, "value") : NULL;
+	if (!value || json_is_null(value) || json_is_array(value) || json_is_object(value))
+		return 0;
+	if (!param_ok(param, &(const char *){ NULL }) || !plain_name(param))
+		return 0;
+
+	/* node: where the reading's topics live; object: the parameter. */
+	char node[256], object[128], uid[400];
+	snprintf(node, sizeof node, "%s_%s_%s", o->prefix, r->type, r->device);
+	sanitize_id(node);
+	snprintf(object, sizeof object, "%s", param);
+	sanitize_id(object);
+	snprintf(uid, sizeof uid, "%s_%s", node, object);
+
+	struct mm_ha_class c;
+	mm_ha_classify(string_member(entry, "unit"), param, json_is_number(value), &c);
+	char *name = humanize(param);
+	char *state = mm_topic(o->prefix, r->type, r->device, o->mode == MM_JSON_READING ? NULL : param);
+	if (!name || !state) {
+		free(name);
+		free(state);
+		return -1;
+	}
+
+	struct jw w;
+	jw_init(&w);
+	jw_object_begin(&w);
+	jw_key(&w, "name");
+	jw_string(&w, name);
+	jw_key(&w, "unique_id");
+	jw_string(&w, uid);
+	jw_key(&w, "state_topic");
+	jw_string(&w, state);
+	if (o->mode != MM_RAW) {
+		char tmpl[200];
+		if (o->mode == MM_JSON_VALUES)
+			snprintf(tmpl, sizeof tmpl, "{{ value_json.value }}");
+		else
+			snprintf(tmpl, sizeof tmpl, "{{ value_json['values']['%s']['value'] }}", param);
+		jw_key(&w, "value_template");
+		jw_string(&w, tmpl);
+	}
+	if (status_topic) {
+		jw_key(&w, "availability_topic");
+		jw_string(&w, status_topic);
+	}
+	if (c.unit) {
+		jw_key(&w, "unit_of_measurement");
+		jw_string(&w, c.unit);
+	}
+	if (c.device_class) {
+		jw_key(&w, "device_class");
+		jw_string(&w, c.device_class);
+	}
+	if (c.state_class) {
+		jw_key(&w, "state_class");
+		jw_string(&w, c.state_class);
+	}
+	ha_device(&w, r, node);
+	jw_key(&w, "origin");
+	jw_object_begin(&w);
+	jw_key(&w, "name");
+	jw_string(&w, "meter2mqtt");
+	if (version) {
+		jw_key(&w, "sw");
+		jw_string(&w, version);
+	}
+	jw_object_end(&w);
+	jw_object_end(&w);
+	free(name);
+	free(state);
+
+	size_t tn = strlen(o->ha_prefix) + strlen(node) + strlen(object) + 32;
+	out->topic = malloc(tn);
+	out->payload = jw_take(&w, &out->payload_len);
+	if (!out->topic || !out->payload) {
+		mm_msg_free(out);
+		return -1;
+	}
+	snprintf(out->topic, tn, "%s/sensor/%s/%s/config", o->ha_prefix, node, object);
+	out->retain = true;
+	return 1;
+}

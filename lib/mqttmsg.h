@@ -1,0 +1,133 @@
+/* mqttmsg.h: one reading line in, the MQTT messages it stands for out.
+ *
+ * Pure (no I/O, no clock, no globals): mqttpub feeds it lines, the fuzz
+ * harness feeds it anything.  The line is read with jansson; topics are
+ * built as <prefix>/<type>/<device>/<param> and every level is checked, so
+ * a line can never make mqttpub publish to a wrong topic.
+ *
+ * Numbers: jansson keeps a number as a long long or a double, not as its
+ * text.  Integers come back exactly.  A number with a fraction is written
+ * with the shortest text that reads back as the same double: the digits the
+ * reader wrote for any value of up to 15 significant digits (every meter),
+ * never 2.3399999 for 2.34; trailing zeros after the point are dropped down
+ * to one digit (1.500 -> 1.5, 5.000 -> 5.0), so a decimal stays a decimal.
+ * With MM_JSON_READING the line itself is the payload, byte for byte. */
+#ifndef M2M_MQTTMSG_H
+#define M2M_MQTTMSG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Topics are limited to 65535 bytes by MQTT; levels we build stay far
+ * below that, and the checks say so. */
+#define MM_TOPIC_MAX 65535
+/* Arrays and objects in a value are re-serialized; deeper is refused. */
+#define MM_VALUE_DEPTH 12
+
+enum mm_mode {
+	MM_RAW,          /* per parameter, the bare value */
+	MM_JSON_VALUES,  /* per parameter, {"value":..,"unit":..,"time":..} */
+	MM_JSON_READING, /* one message per reading on <prefix>/<type>/<device> */
+};
+
+struct mm_opts {
+	const char *prefix;    /* "meters"; checked with mm_prefix_valid */
+	enum mm_mode mode;
+	const char *ha_prefix; /* "homeassistant" */
+};
+
+/* One reading line, parsed and checked.  Pointers point into root. */
+struct mm_reading {
+	json_t *root;
+	const char *time;   /* may be NULL */
+	const char *type, *device;
+	json_t *meter;      /* object or NULL */
+	json_t *values;     /* object or NULL (a reading without values) */
+};
+
+struct mm_msg {
+	char *topic;
+	char *payload;
+	size_t payload_len;
+	bool retain;
+};
+
+struct mm_list {
+	struct mm_msg *v;
+	size_t n, cap;
+};
+
+/* A complaint about one parameter of an otherwise good line. */
+struct mm_problem {
+	char param[80]; /* the name, shortened and made printable */
+	char why[120];
+};
+
+#define MM_MAX_PROBLEMS 8
+
+struct mm_result {
+	struct mm_problem problems[MM_MAX_PROBLEMS];
+	int nproblems;     /* how many are stored */
+	int skipped;       /* parameters skipped in all (may exceed nproblems) */
+	int nulls;         /* parameters with a null value (nothing published) */
+};
+
+/* Parses one line (without its newline).  Returns 0, or -1 with the reason
+ * in why (the line is then to be skipped as a whole): not JSON, not an
+ * object, type or device missing or not a valid topic level. */
+int mm_parse(const char *line, size_t len, struct mm_reading *r, char *why, size_t whylen);
+void mm_reading_free(struct mm_reading *r);
+
+/* Appends the value messages of a parsed reading to out.  line/len is the
+ * original line (the payload in MM_JSON_READING mode).  Parameters that
+ * cannot be published (bad name, no value, too deep) are skipped and
+ * described in res.  Returns the number of messages appended, or -1 when
+ * memory ran out. */
+int mm_build(const struct mm_opts *o, const struct mm_reading *r, const char *line, size_t len,
+             bool retain, struct mm_list *out, struct mm_result *res);
+
+/* The Home Assistant discovery message for one parameter of a reading:
+ * topic <ha_prefix>/sensor/<node>/<object>/config and its JSON config.
+ * status_topic (may be NULL) becomes the availability topic.  Returns 1
+ * when built, 0 when the parameter gets no entity (an array, an object, a
+ * bad name), -1 when memory ran out. */
+int mm_ha_config(const struct mm_opts *o, const struct mm_reading *r, const char *param,
+                 const char *status_topic, const char *version, struct mm_msg *out);
+
+/* The Home Assistant classification of a reader's unit for a parameter. */
+struct mm_ha_class {
+	const char *unit;         /* as Home Assistant spells it ("m³"), or NULL */
+	const char *device_class; /* or NULL */
+	const char *state_class;  /* or NULL */
+};
+void mm_ha_classify(const char *unit, const char *param, bool numeric, struct mm_ha_class *c);
+
+/* <prefix>/<type>/<device>[/<last>], or NULL when memory ran out. */
+char *mm_topic(const char *prefix, const char *type, const char *device, const char *last);
+
+/* One topic level: non-empty, valid UTF-8 without control characters, no
+ * '/', '+', '#'.  n is the byte length (a NUL inside makes it invalid).
+ * On failure why (may be NULL) names the problem. */
+bool mm_level_valid(const char *s, size_t n, const char **why);
+/* A prefix: one or more valid levels separated by '/', not starting with
+ * '$' (reserved for the broker). */
+bool mm_prefix_valid(const char *s, const char **why);
+
+/* The number's text as described at the top.  out needs 40 bytes.
+ * Returns the length. */
+int mm_number_text(const json_t *num, char *out, size_t outlen);
+
+/* The payload of one value (raw mode): number text, a string as-is,
+ * true/false, arrays and objects as compact JSON.  Returns a malloc'd
+ * buffer and its length, or NULL for null, too deep or out of memory
+ * (why says which). */
+char *mm_value_payload(const json_t *v, size_t *len, const char **why);
+
+void mm_list_init(struct mm_list *l);
+/* Frees the messages (the list stays usable). */
+void mm_list_clear(struct mm_list *l);
+void mm_list_free(struct mm_list *l);
+void mm_msg_free(struct mm_msg *m);
+
+#endif
