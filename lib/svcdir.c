@@ -1,0 +1,540 @@
+/* svcdir.c: writing, replacing and removing generated service dirs. */
+#include "svcdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- building text ---- */
+
+struct sbuf {
+	char *s;
+	size_t len;
+	int oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	char *g = realloc(b->s, b->len + n + 1);
+	if (!g) {
+		b->oom = 1;
+		return;
+	}
+	b->s = g;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+int sh_quote(char **buf, size_t *len, const char *s)
+{
+	struct sbuf b = { *buf, *len, 0 };
+	sb_add(&b, "'", 1);
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			sb_add(&b, "'\\''", 4);
+		else
+			sb_add(&b, p, 1);
+	}
+	sb_add(&b, "'", 1);
+	*buf = b.s;
+	*len = b.len;
+	return b.oom ? -1 : 0;
+}
+
+static void sb_quote(struct sbuf *b, const char *s)
+{
+	if (!b->oom && sh_quote(&b->s, &b->len, s) < 0)
+		b->oom = 1;
+}
+
+static void sb_argv(struct sbuf *b, char *const *argv)
+{
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			sb_str(b, " ");
+		sb_quote(b, argv[i]);
+	}
+}
+
+/* A path in a comment: a newline there would end the comment and start a
+ * command, so everything outside printable ASCII becomes '?'. */
+static void sb_comment_text(struct sbuf *b, const char *s)
+{
+	for (const char *p = s; *p; p++)
+		sb_add(b, (*p >= 0x20 && *p < 0x7f) ? p : "?", 1);
+}
+
+/* ---- the service ---- */
+
+static char *run_script(const struct svc_spec *sp)
+{
+	struct sbuf b = { 0 };
+	sb_str(&b, "#!/bin/sh\n# meter2mqtt device ");
+	sb_comment_text(&b, sp->id);
+	sb_str(&b, " (type ");
+	sb_comment_text(&b, sp->type);
+	sb_str(&b, ") from ");
+	sb_comment_text(&b, sp->source);
+	sb_str(&b, ".\n# Written by mtrcfg(1): edit the device file, not this one.\n"
+	           "exec 2>&1\n"
+	           "if [ \"$1\" != pipeline ]; then\n"
+	           "\t# Secrets come from ./env, never from a command line; a process\n"
+	           "\t# group of its own lets one stop reach the reader and mqttpub.\n");
+	if (sp->sup == SUP_RUNIT)
+		sb_str(&b, "\texec chpst -P -e ./env ./run pipeline\n");
+	else
+		sb_str(&b, "\texec s6-setsid -q -g s6-envdir ./env ./run pipeline\n");
+	sb_str(&b, "fi\n"
+	           "trap 'trap \"\" TERM; kill -TERM 0; exit 143' TERM INT HUP\n");
+	sb_argv(&b, sp->reader_argv);
+	sb_str(&b, " |\n\t");
+	sb_argv(&b, sp->pub_argv);
+	sb_str(&b, " &\n"
+	           "wait $!\n"
+	           "status=$?\n"
+	           "# mqttpub has ended: end the reader too, the supervisor restarts both.\n"
+	           "trap \"\" TERM\n"
+	           "kill -TERM 0\n"
+	           "exit $status\n");
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+static char *log_script(const struct svc_spec *sp)
+{
+	struct sbuf b = { 0 };
+	sb_str(&b, "#!/bin/sh\n# Written by mtrcfg(1).\nmkdir -p -m 0750 ");
+	sb_quote(&b, sp->log_dir);
+	sb_str(&b, " || exit 1\n");
+	if (sp->sup == SUP_RUNIT)
+		sb_str(&b, "exec svlogd -tt ");
+	else
+		sb_str(&b, "exec s6-log -b n10 s1000000 T ");
+	sb_quote(&b, sp->log_dir);
+	sb_str(&b, "\n");
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+static int add_file(struct svc *s, const char *path, char *content, mode_t mode)
+{
+	if (!content || s->n == SVC_MAX_FILES) {
+		free(content);
+		return -1;
+	}
+	s->files[s->n++] = (struct svc_file){ path, content, mode };
+	return 0;
+}
+
+/* envdir files: the first line is the value. */
+static char *env_value(const char *v)
+{
+	char *s;
+	return asprintf(&s, "%s\n", v) < 0 ? NULL : s;
+}
+
+int svc_generate(const struct svc_spec *sp, struct svc *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = strdup(sp->id);
+	out->log_dir = strdup(sp->log_dir);
+	int r = add_file(out, "run", run_script(sp), 0755);
+	r |= add_file(out, "log/run", log_script(sp), 0755);
+	if (sp->password)
+		r |= add_file(out, "env/MQTT_PASSWORD", env_value(sp->password), 0600);
+	if (sp->log_level)
+		r |= add_file(out, "env/METER2MQTT_LOG_LEVEL", env_value(sp->log_level), 0600);
+	if (r || !out->id || !out->log_dir) {
+		svc_free(out);
+		return -1;
+	}
+	uint64_t h = fnv1a(FNV_INIT, sp->id, strlen(sp->id) + 1);
+	for (size_t i = 0; i < out->n; i++) {
+		h = fnv1a(h, out->files[i].path, strlen(out->files[i].path) + 1);
+		h = fnv1a(h, &out->files[i].mode, sizeof out->files[i].mode);
+		h = fnv1a(h, out->files[i].content, strlen(out->files[i].content) + 1);
+	}
+	h = fnv1a(h, sp->log_dir, strlen(sp->log_dir) + 1);
+	out->checksum = h;
+	return 0;
+}
+
+void svc_free(struct svc *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->files[i].content);
+	free(s->id);
+	free(s->log_dir);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- the file system ---- */
+
+static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	int e = errno;
+	char msg[384];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s: %s", msg, strerror(e));
+	return -1;
+}
+
+static int write_at(int dirfd, const char *path, const char *content, mode_t mode)
+{
+	unlinkat(dirfd, path, 0);
+	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(content), off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, content + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	/* The umask must not widen or narrow what we mean: 0600 stays 0600. */
+	if (fchmod(fd, mode) < 0 || close(fd) < 0)
+		return -1;
+	return 0;
+}
+
+int rm_tree(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
+			rm_tree(fd, e->d_name);
+		else
+			unlinkat(fd, e->d_name, 0);
+	}
+	closedir(d);
+	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static char *marker_text(const struct svc *s)
+{
+	char *t;
+	if (asprintf(&t,
+	             "# Generated by mtrcfg(1); it replaces or removes this directory.\n"
+	             "checksum %016" PRIx64 "\nvalidated %016" PRIx64 "\n",
+	             s->checksum, s->validated) < 0)
+		return NULL;
+	return t;
+}
+
+/* Writes every file of s below dirfd/base ("" for dirfd itself). */
+static int write_tree(int dirfd, const struct svc *s, char *err, size_t errlen)
+{
+	if (mkdirat(dirfd, "log", 0755) < 0 && errno != EEXIST)
+		return errf(err, errlen, "%s: mkdir log", s->id);
+	if (mkdirat(dirfd, "env", 0700) < 0 && errno != EEXIST)
+		return errf(err, errlen, "%s: mkdir env", s->id);
+	if (fchmodat(dirfd, "env", 0700, 0) < 0)
+		return errf(err, errlen, "%s: chmod env", s->id);
+	for (size_t i = 0; i < s->n; i++)
+		if (write_at(dirfd, s->files[i].path, s->files[i].content, s->files[i].mode) < 0)
+			return errf(err, errlen, "%s: write %s", s->id, s->files[i].path);
+	char *m = marker_text(s);
+	int r = m ? write_at(dirfd, SVC_MARKER, m, 0644) : -1;
+	free(m);
+	if (r < 0)
+		return errf(err, errlen, "%s: write %s", s->id, SVC_MARKER);
+	return 0;
+}
+
+void svc_read_state(int scanfd, const char *id, struct svc_state *st)
+{
+	memset(st, 0, sizeof *st);
+	struct stat sb;
+	if (fstatat(scanfd, id, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	st->exists = true;
+	if (!S_ISDIR(sb.st_mode))
+		return;
+	char path[128];
+	snprintf(path, sizeof path, "%s/" SVC_MARKER, id);
+	int fd = openat(scanfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	st->generated = true;
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return; /* an empty marker (a crash): ours, to be rewritten */
+	buf[n] = '\0';
+	const char *c = strstr(buf, "\nchecksum "), *v = strstr(buf, "\nvalidated ");
+	if (c)
+		st->checksum = strtoull(c + 10, NULL, 16);
+	if (v)
+		st->validated = strtoull(v + 11, NULL, 16);
+}
+
+int svc_install(int scanfd, const struct svc *s, char *err, size_t errlen)
+{
+	char tmp[128];
+	snprintf(tmp, sizeof tmp, ".m2m-new-%s", s->id);
+	rm_tree(scanfd, tmp);
+	if (mkdirat(scanfd, tmp, 0755) < 0)
+		return errf(err, errlen, "%s: mkdir", tmp);
+	int fd = openat(scanfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errf(err, errlen, "%s: open", tmp);
+	int r = write_tree(fd, s, err, errlen);
+	close(fd);
+	/* NOREPLACE: a directory that appeared meanwhile is not ours to clobber. */
+	if (r == 0 && renameat2(scanfd, tmp, scanfd, s->id, RENAME_NOREPLACE) < 0)
+		r = errf(err, errlen, "%s: rename into place", s->id);
+	if (r < 0)
+		rm_tree(scanfd, tmp);
+	return r;
+}
+
+static bool same_content(int dirfd, const char *path, const char *want)
+{
+	char *have;
+	size_t len;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool same = false;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size == strlen(want) && (have = malloc(st.st_size + 1))) {
+		len = (size_t)read(fd, have, st.st_size);
+		same = len == (size_t)st.st_size && memcmp(have, want, len) == 0;
+		free(have);
+	}
+	close(fd);
+	return same;
+}
+
+static const char *file_content(const struct svc *s, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->files[i].path, path))
+			return s->files[i].content;
+	return NULL;
+}
+
+/* True once the supervisor says the service is down: runit writes "down"
+ * into supervise/stat; s6's supervise/status holds the pid (8 bytes, big
+ * endian, at offset 24), 0 when down. */
+static bool service_down(int dirfd, enum supervisor sup)
+{
+	unsigned char b[64];
+	int fd = openat(dirfd, sup == SUP_RUNIT ? "supervise/stat" : "supervise/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = read(fd, b, sizeof b);
+	close(fd);
+	if (sup == SUP_RUNIT)
+		return n >= 4 && memcmp(b, "down", 4) == 0;
+	if (n < 32)
+		return true;
+	for (int i = 24; i < 32; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* Down, then up once really down: both supervisors hold back a respawn
+ * for a second after a death, but start at once on request. */
+static void svc_restart(int dirfd, enum supervisor sup)
+{
+	if (svc_control(dirfd, ".", "d") < 0)
+		return; /* not supervised (yet): it starts with the new files */
+	int64_t end = mono_ms() + 5000;
+	while (!service_down(dirfd, sup) && mono_ms() < end)
+		nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
+	svc_control(dirfd, ".", "u");
+}
+
+int svc_update(int scanfd, const struct svc *s, enum supervisor sup, char *err, size_t errlen)
+{
+	int dirfd = openat(scanfd, s->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dirfd < 0)
+		return errf(err, errlen, "%s: open", s->id);
+	const char *tmp = ".m2m-new";
+	rm_tree(dirfd, tmp);
+	int r = -1, tmpfd = -1;
+	if (mkdirat(dirfd, tmp, 0700) < 0 || (tmpfd = openat(dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		errf(err, errlen, "%s/%s: mkdir", s->id, tmp);
+		goto out;
+	}
+	if (write_tree(tmpfd, s, err, errlen) < 0)
+		goto out;
+	bool log_changed = !same_content(dirfd, "log/run", file_content(s, "log/run"));
+	/* env/ first (run reads it), by one exchange; then log/run, run, and
+	 * the marker last: a crash in between leaves a stale checksum, so the
+	 * next run redoes the update. */
+	if (mkdirat(dirfd, "log", 0755) < 0 && errno != EEXIST) {
+		errf(err, errlen, "%s: mkdir log", s->id);
+		goto out;
+	}
+	if (renameat2(dirfd, ".m2m-new/env", dirfd, "env", RENAME_EXCHANGE) < 0 &&
+	    renameat(dirfd, ".m2m-new/env", dirfd, "env") < 0) {
+		errf(err, errlen, "%s: replace env", s->id);
+		goto out;
+	}
+	if (renameat(dirfd, ".m2m-new/log/run", dirfd, "log/run") < 0 ||
+	    renameat(dirfd, ".m2m-new/run", dirfd, "run") < 0 ||
+	    renameat(dirfd, ".m2m-new/" SVC_MARKER, dirfd, SVC_MARKER) < 0) {
+		errf(err, errlen, "%s: rename into place", s->id);
+		goto out;
+	}
+	r = 0;
+	svc_restart(dirfd, sup);
+	if (log_changed)
+		svc_control(dirfd, "log", "t");
+out:
+	if (tmpfd >= 0)
+		close(tmpfd);
+	rm_tree(dirfd, tmp);
+	close(dirfd);
+	return r;
+}
+
+int svc_write_marker(int scanfd, const struct svc *s, char *err, size_t errlen)
+{
+	char path[160], tmp[176];
+	snprintf(path, sizeof path, "%s/" SVC_MARKER, s->id);
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	char *m = marker_text(s);
+	int r = m ? write_at(scanfd, tmp, m, 0644) : -1;
+	free(m);
+	if (r < 0 || renameat(scanfd, tmp, scanfd, path) < 0)
+		return errf(err, errlen, "%s: write marker", s->id);
+	return 0;
+}
+
+int svc_control(int dirfd, const char *dir, const char *cmds)
+{
+	char path[160];
+	snprintf(path, sizeof path, "%s/supervise/control", dir);
+	/* Non-blocking: ENXIO tells that no supervisor reads the fifo. */
+	int fd = openat(dirfd, path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t w = cmds[0] ? write(fd, cmds, strlen(cmds)) : 0;
+	close(fd);
+	return w < 0 ? -1 : 0;
+}
+
+void s6_scan(int scanfd, bool prune)
+{
+	int fd = openat(scanfd, ".s6-svscan/control", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, prune ? "an" : "a", prune ? 2 : 1) < 0) {
+		/* nobody to tell: nothing to do */
+	}
+	close(fd);
+}
+
+static bool supervised(int dirfd, const char *dir)
+{
+	char sub[160];
+	snprintf(sub, sizeof sub, "%s/log", dir);
+	return svc_control(dirfd, dir, "") == 0 || svc_control(dirfd, sub, "") == 0;
+}
+
+int svc_remove(int scanfd, const char *id, enum supervisor sup, int wait_ms, char *err, size_t errlen)
+{
+	char aside[160];
+	struct stat st;
+	for (int i = 0;; i++) {
+		snprintf(aside, sizeof aside, ".m2m-old-%s.%d", id, i);
+		if (fstatat(scanfd, aside, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			break;
+	}
+	if (renameat(scanfd, id, scanfd, aside) < 0)
+		return errf(err, errlen, "%s: move aside", id);
+	char logdir[176];
+	snprintf(logdir, sizeof logdir, "%s/log", aside);
+	svc_control(scanfd, aside, "dx");
+	svc_control(scanfd, logdir, "dx");
+	if (sup == SUP_S6)
+		s6_scan(scanfd, true);
+	int64_t end = mono_ms() + wait_ms;
+	while (supervised(scanfd, aside) && mono_ms() < end)
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	if (!supervised(scanfd, aside))
+		rm_tree(scanfd, aside);
+	return 0;
+}
+
+void svc_collect(int scanfd)
+{
+	int fd = dup(scanfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d); /* the dup shares scanfd's offset */
+	char names[64][96];
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < 64) {
+		if (strncmp(e->d_name, ".m2m-old-", 9) && strncmp(e->d_name, ".m2m-new-", 9))
+			continue;
+		if (strlen(e->d_name) < sizeof names[0])
+			strcpy(names[n++], e->d_name);
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		if (!supervised(scanfd, names[i]))
+			rm_tree(scanfd, names[i]);
+}

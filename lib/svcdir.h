@@ -1,0 +1,96 @@
+/* svcdir.h: one runit or s6 service directory per device, written whole
+ * and swapped in with rename(2), never half-written.
+ *
+ * A generated directory holds run, log/run, env/ (mode 0700, files 0600)
+ * and .m2m-generated: the checksum of everything generated plus the key of
+ * the last successful validation.  Only directories with that marker are
+ * ever changed or removed; supervise/ belongs to the supervisor and is never
+ * touched. */
+#ifndef M2M_SVCDIR_H
+#define M2M_SVCDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SVC_MARKER ".m2m-generated"
+
+enum supervisor { SUP_RUNIT, SUP_S6 };
+
+struct svc_file {
+	const char *path; /* relative to the service dir: run, log/run, env/X */
+	char *content;
+	mode_t mode;
+};
+
+#define SVC_MAX_FILES 8
+
+struct svc {
+	char *id;
+	struct svc_file files[SVC_MAX_FILES];
+	size_t n;
+	uint64_t checksum;
+	uint64_t validated; /* validation key, stored beside the checksum */
+	char *log_dir;      /* the logger's directory (log/run makes it) */
+};
+
+struct svc_spec {
+	const char *id, *type, *source;
+	enum supervisor sup;
+	char *const *reader_argv;  /* absolute program path first */
+	char *const *pub_argv;     /* likewise */
+	const char *log_dir;       /* this device's log directory */
+	const char *password;      /* NULL: none */
+	const char *log_level;     /* NULL: none */
+};
+
+/* Appends s to buf as one shell word in single quotes ('it'\''s'), so that
+ * nothing in it (quotes, $(..), backticks, ;, newlines) is ever run. */
+int sh_quote(char **buf, size_t *len, const char *s);
+
+/* Builds the files in memory.  Returns 0, or -1 when out of memory. */
+int svc_generate(const struct svc_spec *spec, struct svc *out);
+void svc_free(struct svc *s);
+
+/* 64-bit FNV-1a, for checksums of generated text (not a security boundary:
+ * it only tells "same as last time"). */
+uint64_t fnv1a(uint64_t h, const void *data, size_t n);
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+/* What the scan directory holds for id. */
+struct svc_state {
+	bool exists;     /* SCANDIR/id exists */
+	bool generated;  /* and carries our marker */
+	uint64_t checksum, validated;
+};
+void svc_read_state(int scanfd, const char *id, struct svc_state *st);
+
+/* A new device: builds SCANDIR/.m2m-new-<id>, renames it to SCANDIR/<id>.
+ * Returns 0, or -1 with a message in err. */
+int svc_install(int scanfd, const struct svc *s, char *err, size_t errlen);
+/* A changed device: writes the new files beside the old ones inside the
+ * service dir and renames each over its old self (env/ by an exchange),
+ * the marker last; then asks the supervisor to restart the service (and
+ * the logger when log/run changed). */
+int svc_update(int scanfd, const struct svc *s, enum supervisor sup, char *err, size_t errlen);
+/* Rewrites only the marker (same services, new validation key). */
+int svc_write_marker(int scanfd, const struct svc *s, char *err, size_t errlen);
+/* A removed device: moves it aside under a dot name (which no scanner
+ * looks at), tells its supervisor to stop it and exit, and deletes it
+ * once the supervisor is gone (waiting at most wait_ms; later calls of
+ * svc_collect finish what is left). */
+int svc_remove(int scanfd, const char *id, enum supervisor sup, int wait_ms, char *err, size_t errlen);
+/* Deletes directories set aside by svc_remove whose supervisors have gone. */
+void svc_collect(int scanfd);
+
+/* Writes cmds into DIR/supervise/control when a supervisor listens there.
+ * Returns 0 when written, -1 when nobody listens. */
+int svc_control(int dirfd, const char *dir, const char *cmds);
+/* Asks s6-svscan to rescan (and with prune, to drop vanished services);
+ * does nothing when no s6-svscan runs on the scan directory. */
+void s6_scan(int scanfd, bool prune);
+/* Removes a directory tree below dirfd. */
+int rm_tree(int dirfd, const char *name);
+
+#endif

@@ -1,0 +1,208 @@
+#!/usr/bin/env bats
+# mtrcfg without a supervisor: loading, errors with positions, --check,
+# --list-types, what the service directories hold, quoting, secrets.
+load helper
+load mtrcfg-lib
+
+setup() { setup_tmp; mk_conf; }
+teardown() { kill_tracked; }
+
+seed_serial() {
+	cat > "$TMP/etc/config.d/dsmr_main.yaml" <<'Y'
+type: "dsmr"
+connection: "serial_port"
+port: "/dev/ttyUSB0"
+version: "50"
+parameters: ["current_electricity_usage", "gas_provided"]
+poll_interval: 10
+Y
+}
+
+@test "mtrcfg: --help, --version, misuse" {
+	run mtrcfg --help
+	assert_success
+	assert_output --partial "usage: mtrcfg"
+	run mtrcfg --version
+	assert_success
+	assert_output --regexp '^mtrcfg [0-9]'
+	run mtrcfg --bogus
+	assert_failure 2
+	run mtrcfg -c x.yaml
+	assert_failure 2
+	assert_output --partial "nothing to do"
+}
+
+@test "mtrcfg: the seed's serial and TCP examples pass --check, which writes nothing" {
+	seed_serial
+	printf 'type: "dsmr"\nconnection: "tcp"\nhost: "192.0.2.7"\nport: 2001\n' > "$TMP/etc/config.d/dsmr_tcp.yaml"
+	printf 'type: multical\nport: /dev/ttyUSB1\n' > "$TMP/etc/config.d/heat.yaml"
+	before=$(find "$TMP" | sort)
+	mtrcfg_run --check
+	assert_success
+	assert_output ""
+	[ "$(find "$TMP" | sort)" = "$before" ]
+}
+
+@test "mtrcfg: errors name file:line:column and what is wrong, with did-you-mean" {
+	d=$TMP/etc/config.d
+	printf 'type: dsmr\nport: /dev/ttyUSB0\npoll_intervall: 10\n' > "$d/typo.yaml"
+	printf 'type: dsrm\nport: /dev/ttyUSB0\n' > "$d/badtype.yaml"
+	printf 'type: dsmr\nconnection: serial_port\n' > "$d/noport.yaml"
+	printf 'type: dsmr\nport:\n  path: /dev/ttyUSB0\n' > "$d/maptype.yaml"
+	printf 'type: dsmr\nport: /dev/ttyUSB0\n' > "$d/bad.id.yaml"
+	printf 'type: dsmr\nport: "/dev/ttyUSB0\nversion: 50\n' > "$d/broken.yaml"
+	printf 'type: dsmr\nport: /dev/ttyUSB0\nversion: "99"\n' > "$d/badversion.yaml"
+	printf 'type: fake\nvalue: 1\nlable: x\n' > "$d/faketypo.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_line "mtrcfg: $d/typo.yaml:3:1: unknown key 'poll_intervall' (did you mean 'poll_interval'?)"
+	assert_line "mtrcfg: $d/badtype.yaml:1:7: unknown device type 'dsrm' (did you mean 'dsmr'?)"
+	assert_line --partial "$d/noport.yaml:1:1: missing key 'port'"
+	assert_line --partial "$d/maptype.yaml:3:3: wrong type: 'port' is a mapping"
+	assert_line --partial "$d/bad.id.yaml:1:1: bad device id 'bad.id'"
+	assert_line --regexp "$d/broken.yaml:[34]:[0-9]+: YAML syntax error"
+	assert_line --partial "$d/badversion.yaml:3:1: p1read --check rejects the device (exit 2): p1read: --version"
+	assert_line "mtrcfg: $d/faketypo.yaml:3:1: unknown key 'lable' (did you mean 'label'?)"
+	[ "${#lines[@]}" -eq 8 ]
+}
+
+@test "mtrcfg: config.yaml errors: unknown key, wrong type, out of range" {
+	cat > "$TMP/etc/config.yaml" <<'Y'
+mqtt:
+  hots: broker
+  port: 99999
+  retain: maybe
+  tls:
+    ca_fil: /etc/ca.pem
+homeassistant: yes
+Y
+	mtrcfg_run --check
+	assert_failure 2
+	c=$TMP/etc/config.yaml
+	assert_line "mtrcfg: $c:2:3: unknown key 'hots' in 'mqtt' (did you mean 'host'?)"
+	assert_line "mtrcfg: $c:3:9: 'port' must be a whole number from 1 to 65535, not '99999'"
+	assert_line "mtrcfg: $c:4:11: 'retain' must be true or false, not 'maybe'"
+	assert_line "mtrcfg: $c:6:5: unknown key 'ca_fil' in 'mqtt: tls' (did you mean 'ca_file'?)"
+	assert_line "mtrcfg: $c:7:16: 'homeassistant' must be a mapping (key: value lines), not a scalar"
+}
+
+@test "mtrcfg: paths from METER2MQTT_CONFIG and METER2MQTT_CONFIG_DIR" {
+	mkdir "$TMP/other.d"
+	printf 'type: nosuch\n' > "$TMP/other.d/x.yaml"
+	METER2MQTT_CONFIG=$TMP/etc/config.yaml METER2MQTT_CONFIG_DIR=$TMP/other.d run mtrcfg --check
+	assert_failure 2
+	assert_output "mtrcfg: $TMP/other.d/x.yaml:1:7: unknown device type 'nosuch'"
+}
+
+@test "mtrcfg: --list-types shows built-in, types_dir and types: entries" {
+	printf '#!/bin/sh\nexit 0\n' > "$TMP/thermo"
+	chmod +x "$TMP/thermo"
+	echo "types: { thermo: $TMP/thermo }" >> "$TMP/etc/config.yaml"
+	mtrcfg_run --list-types
+	assert_success
+	assert_line --regexp "^dsmr	/.*/p1read$"
+	assert_line --regexp "^multical	/.*/kmpread$"
+	assert_line "fake	$TMP/etc/types/fake"
+	assert_line "thermo	$TMP/thermo"
+}
+
+@test "mtrcfg: -o writes run, log/run, env/ and the marker; a rerun touches nothing" {
+	printf 'type: fake\nvalue: 5\npoll_interval: 2\n' > "$TMP/etc/config.d/f1.yaml"
+	echo "mqtt: { host: broker.example, port: 1884, topic_prefix: home, qos: 2, retain: false, client_id: gw }" >> "$TMP/etc/config.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	assert_output "mtrcfg: Started device: f1 (fake)"
+	s=$TMP/scan/f1
+	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2' |" "$s/run"
+	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' &" "$s/run"
+	grep -q 'exec chpst -P -e ./env ./run pipeline' "$s/run"
+	grep -qx "exec svlogd -tt '$TMP/log/f1'" "$s/log/run"
+	grep -qx "mkdir -p -m 0750 '$TMP/log/f1' || exit 1" "$s/log/run"
+	grep -q '^checksum [0-9a-f]\{16\}$' "$s/.m2m-generated"
+	sh -n "$s/run"
+	before=$(stat -c '%i %Y' "$s/run" "$s/.m2m-generated")
+	sleep 1.1
+	touch "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	assert_output ""
+	[ "$(stat -c '%i %Y' "$s/run" "$s/.m2m-generated")" = "$before" ]
+}
+
+@test "mtrcfg: the password lives in env/ (0700, file 0600), never in run" {
+	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
+	printf 'mqtt:\n  username: meter\n  password: "pa ss$(x)\x27w"\n' >> "$TMP/etc/config.yaml"
+	mtrcfg_run -o "$TMP/scan" -s s6
+	assert_success
+	s=$TMP/scan/f1
+	[ "$(stat -c %a "$s/env")" = 700 ]
+	[ "$(stat -c %a "$s/env/MQTT_PASSWORD")" = 600 ]
+	[ "$(cat "$s/env/MQTT_PASSWORD")" = "pa ss\$(x)'w" ]
+	! grep -q 'pa ss' "$s/run" "$s/log/run" "$s/.m2m-generated"
+	grep -q "'-u' 'meter'" "$s/run"
+	grep -q 'exec s6-setsid -q -g s6-envdir ./env ./run pipeline' "$s/run"
+	grep -q "^exec s6-log -b n10 s1000000 T '$TMP/log/f1'$" "$s/log/run"
+}
+
+@test "mtrcfg: a directory mtrcfg did not make is never touched" {
+	mkdir -p "$TMP/scan/f1" "$TMP/scan/mine"
+	echo '#!/bin/sh' > "$TMP/scan/f1/run"
+	echo '#!/bin/sh' > "$TMP/scan/mine/run"
+	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_failure 1
+	assert_output --partial "$TMP/scan/f1 exists and was not made by mtrcfg"
+	[ "$(cat "$TMP/scan/f1/run")" = '#!/bin/sh' ]
+	[ -f "$TMP/scan/mine/run" ]
+}
+
+@test "mtrcfg: an invalid device file keeps its last good service; others are reconciled" {
+	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_success
+	run1=$(cat "$TMP/scan/f1/run")
+	printf 'type: fake\nvalue: [1\n' > "$TMP/etc/config.d/f1.yaml"
+	printf 'type: fake\nvalue: 2\n' > "$TMP/etc/config.d/f2.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_failure 2
+	assert_line --regexp "$TMP/etc/config.d/f1.yaml:[23]:[0-9]+: YAML syntax error"
+	assert_line "mtrcfg: Started device: f2 (fake)"
+	[ "$(cat "$TMP/scan/f1/run")" = "$run1" ]
+	printf 'type: fake\nvalue: abc\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_failure 2
+	assert_output "mtrcfg: $TMP/etc/config.d/f1.yaml:2:1: fake --check rejects the device (exit 2): fake: --value: 'abc' is not a number"
+	[ "$(cat "$TMP/scan/f1/run")" = "$run1" ]
+}
+
+@test "mtrcfg: the shipped examples (etc/) pass --check, the custom type included" {
+	for f in "$TOP"/etc/config.d/*.yaml.example; do
+		b=${f##*/}
+		cp "$f" "$TMP/etc/config.d/${b%.example}"
+	done
+	printf 'types_dir: %s\nmqttpub: ./stubpub\n' "$TOP/etc/types" > "$TMP/etc/config.yaml"
+	mtrcfg_run --check
+	assert_success
+	run mtrcfg -c "$TOP/etc/config.yaml" -d "$TMP/etc/config.d" --list-types
+	assert_success
+	assert_line --regexp '^dsmr	'
+	run "$TOP/etc/types/thermo" --check --device=t --zone=x
+	assert_failure 2
+	assert_output "thermo: --zone: 'x' is not a number"
+}
+
+@test "mtrcfg: a broken config.yaml leaves every service as it is" {
+	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_success
+	sum=$(cat "$TMP/scan/f1/run" "$TMP/scan/f1/.m2m-generated" | md5sum)
+	printf 'mqtt: {host: [\n' >> "$TMP/etc/config.yaml"
+	rm "$TMP/etc/config.d/f1.yaml"
+	printf 'type: fake\nvalue: 2\n' > "$TMP/etc/config.d/f2.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_failure 2
+	assert_line --regexp "^mtrcfg: $TMP/etc/config.yaml:[0-9]+:[0-9]+: YAML syntax error"
+	assert_line "mtrcfg: $TMP/etc/config.yaml is invalid: every service is left as it is"
+	[ "$(cat "$TMP/scan/f1/run" "$TMP/scan/f1/.m2m-generated" | md5sum)" = "$sum" ]
+	[ ! -e "$TMP/scan/f2" ]
+}
