@@ -49,17 +49,6 @@ static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int k
 	ev->detail[0] = '\0';
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static void put_hex(char *out, unsigned v, int digits)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -206,7 +195,7 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 		}
 		case ST_CRC: {
 			unsigned char c = d[i] & 0x7f;
-			int h = hexval(c);
+			int h = hex_digit_value(c);
 			if (h >= 0) {
 				f->crc_sent = f->crc_sent << 4 | (unsigned)h;
 				i++;

@@ -232,17 +232,6 @@ static bool split_number(const char *s, size_t n, char *num, int *numlen, const 
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Hex to bytes, line breaks skipped; -1 unless whole bytes of hex. */
 static int hex_decode(const char *s, size_t n, char *out)
 {
@@ -250,7 +239,7 @@ static int hex_decode(const char *s, size_t n, char *out)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\r' || s[i] == '\n')
 			continue;
-		int v = hexval(s[i]);
+		int v = hex_digit_value(s[i]);
 		if (v < 0)
 			return -1;
 		if (hi < 0) {

@@ -514,16 +514,24 @@ int svc_remove(int scanfd, const char *id, enum supervisor sup, int wait_ms, cha
 	return 0;
 }
 
-void svc_collect(int scanfd)
+DIR *svc_scan_open(int scanfd)
 {
 	int fd = dup(scanfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return NULL;
 	}
 	rewinddir(d); /* the dup shares scanfd's offset */
+	return d;
+}
+
+void svc_collect(int scanfd)
+{
+	DIR *d = svc_scan_open(scanfd);
+	if (!d)
+		return;
 	char names[64][96];
 	int n = 0;
 	struct dirent *e;

@@ -9,6 +9,7 @@
 #ifndef M2M_SVCDIR_H
 #define M2M_SVCDIR_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,9 @@ struct svc_state {
 	uint64_t checksum, validated;
 };
 void svc_read_state(int scanfd, const char *id, struct svc_state *st);
+/* A directory stream over the scan directory, from its start (the caller
+ * closes it); NULL on failure. */
+DIR *svc_scan_open(int scanfd);
 
 /* A new device: builds SCANDIR/.m2m-new-<id>, renames it to SCANDIR/<id>.
  * Returns 0, or -1 with a message in err. */

@@ -48,6 +48,9 @@ void reading_begin(struct jw *w, const char *type, const char *device);
 void reading_values_begin(struct jw *w);
 void reading_end(struct jw *w);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit_value(int c);
+
 /* Splits a comma-separated list in place; returns the number of items
  * stored in items[] (at most max), or -1 if there are more or one is empty. */
 int split_list(char *s, char **items, int max);

@@ -821,14 +821,9 @@ static bool device_file_present(const struct pass *p, const char *id)
 /* Generated services whose device file is gone. */
 static void remove_stale(struct pass *p)
 {
-	int fd = dup(p->scanfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = svc_scan_open(p->scanfd);
+	if (!d)
 		return;
-	}
-	rewinddir(d); /* the dup shares scanfd's offset */
 	struct names gone = { 0 };
 	struct dirent *e;
 	while ((e = readdir(d))) {
