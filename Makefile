@@ -44,10 +44,18 @@ SCRIPTS    = $(filter-out bin/m2m-deps bin/m2m-demo,$(shell git ls-files bin 2>/
 
 all: $(addprefix bin/,$(PROGS))
 
+# The installation paths are compiled in (mtrcfg's defaults): objects are
+# rebuilt when they change, so "make install PREFIX=/usr" never installs a
+# binary that looks under /usr/local (the same trick as git's GIT-CFLAGS).
+PATHS_DEF = $(VERSION) $(SYSCONFDIR) $(LIBEXECDIR)
+build/paths.stamp: FORCE | build/obj
+	@echo '$(PATHS_DEF)' | cmp -s - $@ || echo '$(PATHS_DEF)' > $@
+FORCE:
+
 # ---- the normal build: build/obj, lib/libm2m.a, bin/ ----
-build/obj/%.o: lib/%.c $(LIB_HDR) | build/obj
+build/obj/%.o: lib/%.c $(LIB_HDR) build/paths.stamp | build/obj
 	$(CC) $(CFLAGS) $(M2M_CFLAGS) -c -o $@ $<
-build/obj/main_%.o: src/%.c $(LIB_HDR) | build/obj
+build/obj/main_%.o: src/%.c $(LIB_HDR) build/paths.stamp | build/obj
 	$(CC) $(CFLAGS) $(M2M_CFLAGS) -c -o $@ $<
 build/libm2m.a: $(patsubst lib/%.c,build/obj/%.o,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
@@ -55,9 +63,9 @@ bin/%: build/obj/main_%.o build/libm2m.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libm2m.a $(LDLIBS_ALL)
 
 # ---- the sanitizer build: same sources, build/asan ----
-build/asan/obj/%.o: lib/%.c $(LIB_HDR) | build/asan/obj
+build/asan/obj/%.o: lib/%.c $(LIB_HDR) build/paths.stamp | build/asan/obj
 	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -c -o $@ $<
-build/asan/obj/main_%.o: src/%.c $(LIB_HDR) | build/asan/obj
+build/asan/obj/main_%.o: src/%.c $(LIB_HDR) build/paths.stamp | build/asan/obj
 	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -c -o $@ $<
 build/asan/libm2m.a: $(patsubst lib/%.c,build/asan/obj/%.o,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
@@ -130,6 +138,10 @@ install: all
 	for m in man/*.7; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man7; done; true
 	install -d $(DESTDIR)$(DATADIR)/runit $(DESTDIR)$(DATADIR)/examples/config.d
 	cp -R runit/. $(DESTDIR)$(DATADIR)/runit/
+	for f in $$(find $(DESTDIR)$(DATADIR)/runit -type f); do \
+		sed -i -e 's|/etc/meter2mqtt|$(SYSCONFDIR)/meter2mqtt|g' \
+			-e 's|/usr/local/share/meter2mqtt|$(DATADIR)|g' \
+			-e 's|PATH=/usr/local/bin:|PATH=$(BINDIR):/usr/local/bin:|' "$$f"; done
 	cp -R etc/. $(DESTDIR)$(DATADIR)/examples/
 	install -d $(DESTDIR)$(LIBEXECDIR)/types
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/meter2mqtt/config.d
@@ -139,5 +151,5 @@ install: all
 clean:
 	rm -rf build $(addprefix bin/,$(PROGS))
 
-.PHONY: all asan test-tools fuzz fuzz-build fuzz-short deps lint check test demo bench install clean
+.PHONY: FORCE all asan test-tools fuzz fuzz-build fuzz-short deps lint check test demo bench install clean
 .SECONDARY:
