@@ -380,12 +380,17 @@ static void sleep_ms(long ms)
 
 int port_reconnect(struct port *p, int cap_s)
 {
+	bool was_open = p->fd >= 0;
 	port_close(p);
 	if (!port_can_reconnect(p))
 		return -1;
-	warnx("%s: lost: %s; reconnecting", p->spec, p->why);
 	long delay_ms = 1000, cap_ms = (long)(cap_s > 0 ? cap_s : 1) * 1000;
-	bool said_waiting = false;
+	/* At start-up nothing was lost: say only that it cannot be opened. */
+	bool said_waiting = !was_open;
+	if (was_open)
+		warnx("%s: lost: %s; reconnecting", p->spec, p->why);
+	else
+		warnx("%s: cannot open: %s; retrying every %ld s at most", p->spec, p->why, cap_ms / 1000);
 	for (;;) {
 		sleep_ms(delay_ms);
 		if (port_open(p) == 0) {
