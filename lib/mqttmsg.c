@@ -1,5 +1,6 @@
 #include "mqttmsg.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,11 +224,86 @@ static int plain_decimal(const char *e_text, char *out, size_t outlen)
 	return (int)o;
 }
 
+/* Writes v (>= 0) in decimal at the end of buf; returns where it starts. */
+static char *utoa_end(unsigned long long v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+static int integer_text(long long v, char *out, size_t outlen)
+{
+	char buf[24];
+	char *p = utoa_end(v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, buf + sizeof buf);
+	if (v < 0)
+		*--p = '-';
+	size_t n = (size_t)(buf + sizeof buf - p);
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* The common case without printf: d is c / 10^k for an integer c of at
+ * most 15 digits and the fewest k.  c / 10^k is one correctly rounded
+ * division of two exact doubles, so it equals d exactly when the text
+ * "c with k decimals" reads back as d (strtod rounds correctly too); the
+ * fewest decimals is the shortest such text, and with at most 15 digits it
+ * is the one the slow path below finds.  Returns -1 when d needs more. */
+static int short_decimal(double d, char *out, size_t outlen)
+{
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+	                                1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	bool neg = signbit(d);
+	double a = neg ? -d : d;
+	if (!(a < 1e15))
+		return -1;
+	for (int k = 0; k < 16; k++) {
+		double m = a * pow10[k];
+		if (m >= 1e15)
+			return -1;
+		double c = nearbyint(m);
+		if (c / pow10[k] != a)
+			continue;
+		char buf[40];
+		char *end = buf + sizeof buf, *p = end;
+		unsigned long long ci = (unsigned long long)c;
+		if (k == 0) {
+			*--p = '0';
+			*--p = '.';
+			p = utoa_end(ci, p);
+		} else {
+			for (int i = 0; i < k; i++) {
+				*--p = (char)('0' + ci % 10);
+				ci /= 10;
+			}
+			*--p = '.';
+			p = utoa_end(ci, p);
+		}
+		if (neg)
+			*--p = '-';
+		size_t n = (size_t)(end - p);
+		if (n >= outlen)
+			return -1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return (int)n;
+	}
+	return -1;
+}
+
 int mm_number_text(const json_t *num, char *out, size_t outlen)
 {
 	if (json_is_integer(num))
-		return snprintf(out, outlen, "%" JSON_INTEGER_FORMAT, json_integer_value(num));
+		return integer_text(json_integer_value(num), out, outlen);
 	double d = json_real_value(num);
+	int n = short_decimal(d, out, outlen);
+	if (n >= 0)
+		return n;
 	/* The shortest text that reads back as the same double; the reader's
 	 * own text is one of those that do, and no shorter one exists when it
 	 * has at most 15 significant digits (DBL_DIG). */
@@ -383,11 +459,73 @@ static bool level_member(const json_t *root, const char *key, const char **out, 
 	return true;
 }
 
+/* The integer token that ends just before byte end of s (jansson reports
+ * an integer overflow there): its start, or -1 when it is not one. */
+static long integer_token_start(const char *s, size_t end)
+{
+	size_t i = end;
+	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+		i--;
+	if (i == end)
+		return -1;
+	if (i > 0 && s[i - 1] == '-')
+		i--;
+	return (long)i;
+}
+
+static bool followed_by_colon(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	return i < n && s[i] == ':';
+}
+
+/* Parses with jansson.  An integer beyond 64 bits, which jansson refuses
+ * ("too big integer") but a reader may legally write, is quoted and parsed
+ * again, so that it becomes a string of its exact digits: never rounded
+ * through a double, and the rest of the line is not lost. */
+static json_t *load_line(const char *line, size_t len, json_error_t *err)
+{
+	enum { FLAGS = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, MAX_QUOTED = 64 };
+	json_t *root = json_loadb(line, len, FLAGS, err);
+	char *copy = NULL;
+	int shift = 0;
+	for (int quoted = 0; !root && quoted < MAX_QUOTED; quoted++) {
+		if (json_error_code(err) != json_error_numeric_overflow || err->position < 1 ||
+		    (size_t)err->position > len || strstr(err->text, "integer") == NULL)
+			break;
+		size_t end = (size_t)err->position;
+		const char *cur = copy ? copy : line;
+		long start = integer_token_start(cur, end);
+		if (start < 0 || followed_by_colon(cur + end, len - end))
+			break; /* not a value (a key, quoted, would turn bad JSON good) */
+		char *next = malloc(len + 2);
+		if (!next)
+			break;
+		memcpy(next, cur, (size_t)start);
+		next[start] = '"';
+		memcpy(next + start + 1, cur + start, end - (size_t)start);
+		next[end + 1] = '"';
+		memcpy(next + end + 2, cur + end, len - end);
+		free(copy);
+		copy = next;
+		len += 2;
+		root = json_loadb(copy, len, FLAGS, err);
+		shift = 2 * (quoted + 1);
+	}
+	/* A later error's position, in the line as read. */
+	if (!root && err->position >= shift)
+		err->position -= shift;
+	free(copy);
+	return root;
+}
+
 int mm_parse(const char *line, size_t len, struct mm_reading *r, char *why, size_t whylen)
 {
 	memset(r, 0, sizeof *r);
 	json_error_t err;
-	r->root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	r->root = load_line(line, len, &err);
 	if (!r->root) {
 		snprintf(why, whylen, "not JSON: %s at byte %d", err.text, err.position);
 		return -1;

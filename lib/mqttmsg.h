@@ -6,7 +6,9 @@
  * a line can never make mqttpub publish to a wrong topic.
  *
  * Numbers: jansson keeps a number as a long long or a double, not as its
- * text.  Integers come back exactly.  A number with a fraction is written
+ * text.  Integers come back exactly; one beyond 64 bits, which jansson
+ * refuses, is read as a string of its exact digits (mm_parse quotes it).
+ * A number with a fraction is written
  * with the shortest text that reads back as the same double: the digits the
  * reader wrote for any value of up to 15 significant digits (every meter),
  * never 2.3399999 for 2.34; trailing zeros after the point are dropped down
@@ -75,7 +77,9 @@ struct mm_result {
 
 /* Parses one line (without its newline).  Returns 0, or -1 with the reason
  * in why (the line is then to be skipped as a whole): not JSON, not an
- * object, type or device missing or not a valid topic level. */
+ * object, type or device missing or not a valid topic level.  jansson
+ * allocates through its json_set_alloc_funcs hooks (mqttpub gives it an
+ * arena emptied after each line). */
 int mm_parse(const char *line, size_t len, struct mm_reading *r, char *why, size_t whylen);
 void mm_reading_free(struct mm_reading *r);
 
