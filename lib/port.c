@@ -51,6 +51,52 @@ void serial_params_format(const struct serial_params *p, char *out, size_t n)
 	snprintf(out, n, "%d:%d%c%d", p->baud, p->data_bits, p->parity, p->stop_bits);
 }
 
+int port_spec_from_options(const char *port, const char *connection, const char *host, char *out, size_t outlen,
+                           char *why, size_t whylen)
+{
+	out[0] = '\0';
+	bool tcp = host != NULL;
+	if (connection) {
+		if (strcmp(connection, "tcp") == 0) {
+			tcp = true;
+		} else if (strcmp(connection, "stdin") && strcmp(connection, "serial_port") && strcmp(connection, "serial") &&
+		           strcmp(connection, "file")) {
+			snprintf(why, whylen, "--connection: '%s': expected serial_port, tcp, file or stdin", connection);
+			return -1;
+		} else if (host) {
+			snprintf(why, whylen, "--host goes with --connection=tcp, not --connection=%s", connection);
+			return -1;
+		} else if (strcmp(connection, "stdin") == 0) {
+			snprintf(out, outlen, "-");
+			return 0;
+		}
+	}
+	if (!port) {
+		if (connection || host) {
+			snprintf(why, whylen, "--%s%s: no --port given", connection ? "connection=" : "host",
+			         connection ? connection : "");
+			return -1;
+		}
+		return 0;
+	}
+	int n;
+	if (tcp && strncmp(port, "tcp://", 6) != 0) {
+		if (!host) {
+			snprintf(why, whylen, "--connection=tcp needs --host=HOST or a port of the form tcp://host:port");
+			return -1;
+		}
+		n = snprintf(out, outlen, "tcp://%s:%s", host, port);
+	} else {
+		n = snprintf(out, outlen, "%s", port);
+	}
+	if (n < 0 || (size_t)n >= outlen) {
+		snprintf(why, whylen, "port name too long");
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int port_init(struct port *p, const char *spec, const struct serial_params *serial, char *why, size_t whylen)
 {
 	memset(p, 0, sizeof *p);

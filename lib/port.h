@@ -44,6 +44,15 @@ struct port {
 int serial_params_parse(const char *s, struct serial_params *out);
 void serial_params_format(const struct serial_params *p, char *out, size_t n);
 
+/* The port a reader reads from, by one rule for every reader, from the
+ * options mtrcfg generates: port (--port or the positional argument),
+ * connection (--connection: serial_port, tcp, file or stdin) and host
+ * (--host, which means tcp).  Writes a spec for port_init to out, or ""
+ * when nothing names a port (the caller decides: stdin, or an error).
+ * Returns 0, or -1 with why. */
+int port_spec_from_options(const char *port, const char *connection, const char *host, char *out, size_t outlen,
+                           char *why, size_t whylen);
+
 /* Records what to open; checks only the form of spec (a bad tcp:// URL is a
  * usage error).  Returns 0, or -1 with why filled in. */
 int port_init(struct port *p, const char *spec, const struct serial_params *serial, char *why, size_t whylen);

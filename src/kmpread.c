@@ -164,25 +164,15 @@ static void resolve_port(const char *positional)
 	if (!port)
 		die(EXIT_USAGE, "no port given (a serial port such as /dev/ttyUSB0, or tcp://host:port)");
 	const char *conn = opt.connection;
-	if (conn && strcmp(conn, "serial_port") != 0 && strcmp(conn, "tcp") != 0) {
-		if (strcmp(conn, "file") == 0 || strcmp(conn, "stdin") == 0)
-			die(EXIT_USAGE, "--connection %s: kmpread must talk to the meter: use serial_port or tcp", conn);
-		die(EXIT_USAGE, "--connection %s: expected serial_port or tcp", conn);
-	}
-	if (opt.host && (!conn || strcmp(conn, "tcp") != 0))
-		die(EXIT_USAGE, "--host needs --connection=tcp");
-	if (conn && strcmp(conn, "tcp") == 0 && strncmp(port, "tcp://", 6) != 0) {
-		if (!opt.host)
-			die(EXIT_USAGE, "--connection=tcp needs --host=HOST or a port of the form tcp://host:port");
-		snprintf(opt.spec, sizeof opt.spec, "tcp://%s:%s", opt.host, port);
-	} else {
-		snprintf(opt.spec, sizeof opt.spec, "%s", port);
-	}
+	if (conn && (strcmp(conn, "file") == 0 || strcmp(conn, "stdin") == 0))
+		die(EXIT_USAGE, "--connection %s: kmpread must talk to the meter: use serial_port or tcp", conn);
+	char why[256];
+	if (port_spec_from_options(port, conn, opt.host, opt.spec, sizeof opt.spec, why, sizeof why) < 0)
+		die(EXIT_USAGE, "%s", why);
 	if (strcmp(opt.spec, "-") == 0)
 		die(EXIT_USAGE, "port -: kmpread must talk to the meter, not read stdin");
 	if (strncmp(opt.spec, "tcp://", 6) == 0) {
 		struct port p;
-		char why[256];
 		if (port_init(&p, opt.spec, &opt.line, why, sizeof why) < 0)
 			die(EXIT_USAGE, "port %s: %s", opt.spec, why);
 	}

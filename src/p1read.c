@@ -128,38 +128,18 @@ static void parse_parameters(struct opts *o, const char *list)
 			die(EXIT_USAGE, "--parameters: %s", why);
 }
 
-/* Turns --port, --connection and --host into one port spec. */
+/* Turns --port, --connection and --host into one port spec (the rule
+ * every reader shares); no port at all means stdin, if it is not a tty. */
 static void choose_port(struct opts *o)
 {
-	const char *c = o->connection, *port = o->port;
-	if (c && strcmp(c, "stdin") == 0) {
-		port = "-";
-	} else if (c && strcmp(c, "tcp") == 0) {
-		if (!port)
-			die(EXIT_USAGE, "--connection=tcp: no --port given");
-		if (o->host) {
-			snprintf(o->spec, sizeof o->spec, "tcp://%s:%s", o->host, port);
-			port = o->spec;
-		} else if (strncmp(port, "tcp://", 6) != 0) {
-			die(EXIT_USAGE, "--connection=tcp: no --host given");
-		}
-	} else if (c && strcmp(c, "serial_port") && strcmp(c, "serial") && strcmp(c, "file")) {
-		die(EXIT_USAGE, "--connection: '%s': expected serial_port, tcp, file or stdin", c);
-	} else if (c && !port) {
-		die(EXIT_USAGE, "--connection=%s: no --port given", c);
-	} else if (o->host && !port) {
-		die(EXIT_USAGE, "--host: no --port given");
-	} else if (o->host) {
-		snprintf(o->spec, sizeof o->spec, "tcp://%s:%s", o->host, port);
-		port = o->spec;
-	}
-	if (!port) {
+	char why[256];
+	if (port_spec_from_options(o->port, o->connection, o->host, o->spec, sizeof o->spec, why, sizeof why) < 0)
+		die(EXIT_USAGE, "%s", why);
+	if (!o->spec[0]) {
 		if (isatty(STDIN_FILENO))
 			usage_error("%s", "no port given (and stdin is a terminal)");
-		port = "-";
+		snprintf(o->spec, sizeof o->spec, "-");
 	}
-	if (port != o->spec)
-		snprintf(o->spec, sizeof o->spec, "%s", port);
 }
 
 static void choose_serial(struct opts *o)

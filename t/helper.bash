@@ -3,6 +3,7 @@
 # Everything a test starts is recorded by pid with track_pid and killed in
 # teardown by kill_tracked; tests never reach beyond loopback.
 
+bats_require_minimum_version 1.5.0 # run --separate-stderr
 bats_load_library bats-support
 bats_load_library bats-assert
 

@@ -113,6 +113,24 @@ teardown() { kill_tracked; }
 	done
 }
 
+@test "one rule turns --port, --connection and --host into a port" {
+	run "$LC" portspec /dev/ttyUSB0 serial_port "";  assert_output "[/dev/ttyUSB0]"
+	run "$LC" portspec 2001 tcp 192.168.1.50;         assert_output "[tcp://192.168.1.50:2001]"
+	run "$LC" portspec 2001 "" 10.0.0.2;              assert_output "[tcp://10.0.0.2:2001]"
+	run "$LC" portspec tcp://h:1 tcp "";              assert_output "[tcp://h:1]"
+	run "$LC" portspec "" stdin "";                   assert_output "[-]"
+	run "$LC" portspec "" "" "";                      assert_output "[]"
+	run --separate-stderr "$LC" portspec 2001 tcp ""
+	assert_failure 2
+	[[ "$stderr" == *"--connection=tcp needs --host"* ]]
+	run --separate-stderr "$LC" portspec /dev/x bluetooth ""
+	[[ "$stderr" == *"--connection: 'bluetooth': expected serial_port, tcp, file or stdin"* ]]
+	run --separate-stderr "$LC" portspec /dev/x serial_port h
+	[[ "$stderr" == *"--host goes with --connection=tcp"* ]]
+	run --separate-stderr "$LC" portspec "" serial_port ""
+	[[ "$stderr" == *"--connection=serial_port: no --port given"* ]]
+}
+
 @test "host time is RFC 3339 UTC with milliseconds" {
 	run "$LC" now
 	assert_output --regexp '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$'

@@ -10,6 +10,7 @@
  *   libcheck devid ID        exit 0 if a valid device id
  *   libcheck serial SPEC     serial_params_parse, formatted back
  *   libcheck port SPEC       port_init: the kind it saw
+ *   libcheck portspec P C H  port_spec_from_options ("" for an absent one)
  *   libcheck now             time_now_rfc3339
  *   libcheck reading T D     a reading line with one value */
 #include <stdio.h>
@@ -92,6 +93,14 @@ int main(int argc, char **argv)
 			printf("tcp %s %s\n", p.host, p.service);
 		else
 			puts(kinds[p.kind]);
+	} else if (strcmp(cmd, "portspec") == 0 && argc == 5) {
+		char spec[256], why[256];
+		const char *a[3];
+		for (int i = 0; i < 3; i++)
+			a[i] = *argv[i + 2] ? argv[i + 2] : NULL;
+		if (port_spec_from_options(a[0], a[1], a[2], spec, sizeof spec, why, sizeof why) < 0)
+			die(EXIT_USAGE, "%s", why);
+		printf("[%s]\n", spec);
 	} else if (strcmp(cmd, "now") == 0) {
 		char now[25];
 		time_now_rfc3339(now);
