@@ -304,6 +304,19 @@ PY
 }
 
 # ---- corrupted telegrams ----
+
+# assert_dropped FILE [PATTERN...]: p1read prints nothing for FILE, exits 0,
+# and says every PATTERN on stderr.
+assert_dropped() {
+	local v=$1 pat
+	shift
+	run --separate-stderr p1read "$v"
+	[ "$status" -eq 0 ] || fail "$v: exit $status"
+	[ -z "$output" ] || fail "$v was printed: $output"
+	for pat in "$@"; do
+		[[ "$stderr" == *"$pat"* ]] || fail "$v: no '$pat' in: $stderr"
+	done
+}
 # Bit flips are tried on the telegrams that carry a CRC: in a DSMR 2.2/3
 # telegram a flipped digit is still a digit, and nothing can tell (on a
 # real 7E1 line the UART's parity check does).  Truncation and a doubled
@@ -331,10 +344,12 @@ open("%s.flip9" % dst, "wb").write(v)
 PY
 		for v in "$TMP/$f".flip*; do
 			n=$((n + 1))
-			run --separate-stderr p1read "$v"
-			[ "$status" -eq 0 ] || fail "$v: exit $status"
-			[ -z "$output" ] || fail "$v was printed: $output"
-			[[ "$stderr" == *"telegrams dropped"* || "$f.flip0" == "$(basename "$v")" ]] || fail "$v: $stderr"
+			# A flipped '/' leaves no telegram at all: nothing to count.
+			if [ "$f.flip0" = "$(basename "$v")" ]; then
+				assert_dropped "$v"
+			else
+				assert_dropped "$v" "telegrams dropped"
+			fi
 		done
 	done
 	[ "$n" -ge 200 ] || fail "only $n variants"
@@ -357,10 +372,7 @@ for i, c in enumerate(cuts):
 PY
 		for v in "$TMP/$(basename "$f")".cut*; do
 			n=$((n + 1))
-			run --separate-stderr p1read "$v"
-			[ "$status" -eq 0 ] || fail "$v: exit $status"
-			[ -z "$output" ] || fail "$v was printed: $output"
-			[[ "$stderr" == *"dropped: cut short by the end of the input"* ]] || fail "$v: $stderr"
+			assert_dropped "$v" "dropped: cut short by the end of the input"
 		done
 	done
 	[ "$n" -ge 190 ] || fail "only $n variants"
@@ -382,11 +394,7 @@ for i, s in enumerate(spots[:: max(1, len(spots) // 3)][:3]):
 PY
 		for v in "$TMP/$(basename "$f")".slash*; do
 			n=$((n + 1))
-			run --separate-stderr p1read "$v"
-			[ "$status" -eq 0 ] || fail "$v: exit $status"
-			[ -z "$output" ] || fail "$v was printed: $output"
-			[[ "$stderr" == *"telegram 1 at byte 0: dropped: cut short by a new '/'"* ]] || fail "$v: $stderr"
-			[[ "$stderr" == *"2 of 2 telegrams dropped"* ]] || fail "$v: $stderr"
+			assert_dropped "$v" "telegram 1 at byte 0: dropped: cut short by a new '/'" "2 of 2 telegrams dropped"
 		done
 	done
 	[ "$n" -ge 90 ] || fail "only $n variants"
