@@ -195,3 +195,26 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 	p1read - < "$TMP/wire" > "$TMP/8n1"
 	diff <(jq -c .values "$TMP/8n1") <(head -3 "$TMP/ref" | jq -c .values)
 }
+
+@test "TCP: a link silent longer than --silence-timeout is dead: p1read reconnects" {
+	local port sim reader n0
+	port=$(free_port)
+	p1sim -o "tcp:$port" -r 4 --seed 24 > /dev/null 3>&- &
+	sim=$!
+	track_pid $sim
+	wait_for 50 port_listening "$port"
+	p1read --silence-timeout=1 "tcp://127.0.0.1:$port" > "$TMP/out" 2> "$TMP/err" 3>&- &
+	reader=$!
+	track_pid $reader
+	wait_for 100 lines_at_least "$TMP/out" 2
+	# A dongle that hangs: the connection stays open, nothing comes.
+	kill -STOP $sim
+	wait_for 100 grep -q "tcp://127.0.0.1:$port: lost: no data for 1 s; reconnecting" "$TMP/err"
+	kill -CONT $sim
+	n0=$(wc -l < "$TMP/out")
+	wait_for 150 lines_at_least "$TMP/out" $((n0 + 3))
+	grep -q 'connected again' "$TMP/err"
+	kill -0 $reader
+	# Every line, before and after, is a whole reading.
+	jq -e '.values.current_electricity_usage.unit == "kW"' "$TMP/out" >/dev/null
+}
