@@ -89,6 +89,17 @@ start_pty_pair() {
 	wait_for 50 test -e "$TMP/$1.a" -a -e "$TMP/$1.b"
 }
 
+# mqttpub_on_fifo ARGS...: mqttpub reading the fifo $TMP/in, its stderr in
+# $TMP/err; fd 7 holds the fifo open for writing (bats keeps fd 3 for
+# itself).  Sets MQTTPUB_PID.  "exec 7>&-" is its end of input.
+mqttpub_on_fifo() {
+	mkfifo "$TMP/in"
+	mqttpub "$@" < "$TMP/in" 2> "$TMP/err" &
+	MQTTPUB_PID=$!
+	track_pid "$MQTTPUB_PID"
+	exec 7> "$TMP/in"
+}
+
 # The repository's corpus of real telegrams, when ../shared is present.
 require_corpus() {
 	[ -d "$CORPUS" ] || skip "no ../shared/corpus/dsmr beside the repository"

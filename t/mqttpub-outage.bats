@@ -68,11 +68,8 @@ numbered() {
 
 @test "a full queue drops the oldest, says how many, and delivers the rest" {
 	BROKER_PORT=$(free_port)
-	mkfifo "$TMP/in"
-	mqttpub -p "$BROKER_PORT" --queue-max 20 --drain-timeout 30 < "$TMP/in" 2> "$TMP/err" &
-	local pub=$!
-	track_pid "$pub"
-	exec 7> "$TMP/in"
+	mqttpub_on_fifo -p "$BROKER_PORT" --queue-max 20 --drain-timeout 30
+	local pub=$MQTTPUB_PID
 	# 100 lines while no broker is there; each its own retained topic
 	for ((i = 1; i <= 100; i++)); do
 		printf '{"type":"t","device":"d","values":{"n%d":{"value":%d}}}\n' "$i" "$i" >&7

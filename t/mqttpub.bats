@@ -124,11 +124,8 @@ EOF
 
 @test "status is online while running, offline as the will after kill -9" {
 	start_broker
-	mkfifo "$TMP/in"
-	mqttpub -p "$BROKER_PORT" --type dsmr --device main < "$TMP/in" 2> "$TMP/err" &
-	local pid=$!
-	track_pid "$pid"
-	exec 7> "$TMP/in"
+	mqttpub_on_fifo -p "$BROKER_PORT" --type dsmr --device main
+	local pid=$MQTTPUB_PID
 	wait_for 50 sh -c "mosquitto_sub -p $BROKER_PORT -t meters/dsmr/main/status -C 1 -W 1 | grep -qx online"
 	kill -KILL "$pid"
 	exec 7>&-
@@ -137,11 +134,8 @@ EOF
 
 @test "SIGTERM publishes offline and exits 0" {
 	start_broker
-	mkfifo "$TMP/in"
-	mqttpub -p "$BROKER_PORT" --type dsmr --device main < "$TMP/in" 2> "$TMP/err" &
-	local pid=$!
-	track_pid "$pid"
-	exec 7> "$TMP/in"
+	mqttpub_on_fifo -p "$BROKER_PORT" --type dsmr --device main
+	local pid=$MQTTPUB_PID
 	echo '{"type":"dsmr","device":"main","values":{"p":{"value":7}}}' >&7
 	wait_for 50 sh -c "mosquitto_sub -p $BROKER_PORT -t meters/dsmr/main/p -C 1 -W 1 | grep -qx 7"
 	kill -TERM "$pid"
@@ -233,10 +227,7 @@ make_certs() {
 
 @test "Home Assistant discovery is sent again when homeassistant/status says online" {
 	start_broker
-	mkfifo "$TMP/in"
-	mqttpub -p "$BROKER_PORT" --homeassistant --json-values < "$TMP/in" &
-	track_pid $!
-	exec 7> "$TMP/in"
+	mqttpub_on_fifo -p "$BROKER_PORT" --homeassistant --json-values
 	echo '{"type":"multical","device":"heat","meter":{"serial":"6001234"},"values":{"heat_energy":{"value":1234.5,"unit":"GJ"}}}' >&7
 	local t=homeassistant/sensor/meters_multical_heat/heat_energy/config
 	wait_for 50 sh -c "mosquitto_sub -p $BROKER_PORT -t $t -C 1 -W 1 | grep -q GJ"
