@@ -36,11 +36,20 @@ FUZZ_SECONDS ?= 300
 CHECK_FUZZ_SECONDS ?= 15
 
 PROGS      = $(patsubst src/%.c,%,$(wildcard src/*.c))
-LIB_SRC    = $(wildcard lib/*.c)
-LIB_HDR    = $(wildcard lib/*.h)
+# lib/ is grouped by concern, one folder each, built into one archive:
+# base (errors, text, files, arguments), line (the reading line), meter
+# (ports and meter protocols), sink (queue, MQTT, HA), svc (config, services).
+LIB_DIRS   = base line meter sink svc
+LIB_SRC    = $(wildcard $(LIB_DIRS:%=lib/%/*.c))
+LIB_HDR    = $(wildcard $(LIB_DIRS:%=lib/%/*.h))
 TEST_TOOLS = $(patsubst t/tools/%.c,%,$(wildcard t/tools/*.c))
 FUZZERS    = $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/*.c))
 SCRIPTS    = $(filter-out bin/m2m-deps bin/m2m-demo,$(shell git ls-files bin 2>/dev/null))
+# Each program links only the libraries it uses, whatever the
+# distribution's linker default is.
+LDFLAGS   += -Wl,--as-needed
+# Objects depend on the headers they include (-MMD), nothing more.
+DEPFLAGS   = -MMD -MP
 
 all: $(addprefix bin/,$(PROGS))
 
@@ -48,37 +57,43 @@ all: $(addprefix bin/,$(PROGS))
 # rebuilt when they change, so "make install PREFIX=/usr" never installs a
 # binary that looks under /usr/local (the same trick as git's GIT-CFLAGS).
 PATHS_DEF = $(VERSION) $(SYSCONFDIR) $(LIBEXECDIR)
-build/paths.stamp: FORCE | build/obj
+build/paths.stamp: FORCE
+	@mkdir -p build
 	@echo '$(PATHS_DEF)' | cmp -s - $@ || echo '$(PATHS_DEF)' > $@
 FORCE:
 
-# ---- the normal build: build/obj, lib/libm2m.a, bin/ ----
-build/obj/%.o: lib/%.c $(LIB_HDR) build/paths.stamp | build/obj
-	$(CC) $(CFLAGS) $(M2M_CFLAGS) -c -o $@ $<
-build/obj/main_%.o: src/%.c $(LIB_HDR) build/paths.stamp | build/obj
-	$(CC) $(CFLAGS) $(M2M_CFLAGS) -c -o $@ $<
-build/libm2m.a: $(patsubst lib/%.c,build/obj/%.o,$(LIB_SRC))
+# ---- the normal build: build/obj, build/libm2m.a, bin/ ----
+LIB_OBJ    = $(LIB_SRC:%.c=build/obj/%.o)
+build/obj/%.o: %.c build/paths.stamp
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(M2M_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+build/libm2m.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
-bin/%: build/obj/main_%.o build/libm2m.a
+bin/%: build/obj/src/%.o build/libm2m.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libm2m.a $(LDLIBS_ALL)
 
 # ---- the sanitizer build: same sources, build/asan ----
-build/asan/obj/%.o: lib/%.c $(LIB_HDR) build/paths.stamp | build/asan/obj
-	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -c -o $@ $<
-build/asan/obj/main_%.o: src/%.c $(LIB_HDR) build/paths.stamp | build/asan/obj
-	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -c -o $@ $<
-build/asan/libm2m.a: $(patsubst lib/%.c,build/asan/obj/%.o,$(LIB_SRC))
+ASAN_OBJ   = $(LIB_SRC:%.c=build/asan/obj/%.o)
+build/asan/obj/%.o: %.c build/paths.stamp
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) $(M2M_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+build/asan/libm2m.a: $(ASAN_OBJ)
 	rm -f $@ && ar rcs $@ $^
-build/asan/bin/%: build/asan/obj/main_%.o build/asan/libm2m.a | build/asan/bin
-	$(CC) $(SANFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
+build/asan/bin/%: build/asan/obj/src/%.o build/asan/libm2m.a
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
 asan: $(addprefix build/asan/bin/,$(PROGS)) $(addprefix build/asan/t/,$(TEST_TOOLS))
 
 # ---- test-only programs (unit drivers for lib/), both builds ----
-build/t/%: t/tools/%.c build/libm2m.a | build/t
-	$(CC) $(CFLAGS) $(M2M_CFLAGS) -o $@ $< build/libm2m.a $(LDLIBS_ALL)
-build/asan/t/%: t/tools/%.c build/asan/libm2m.a | build/asan/t
-	$(CC) $(SANFLAGS) $(M2M_CFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
+build/t/%: build/obj/t/tools/%.o build/libm2m.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libm2m.a $(LDLIBS_ALL)
+build/asan/t/%: build/asan/obj/t/tools/%.o build/asan/libm2m.a
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
 test-tools: $(addprefix build/t/,$(TEST_TOOLS))
+
+-include $(shell find build/obj build/asan/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzz harnesses (libFuzzer): t/fuzz/NAME.c -> build/fuzz/NAME ----
 build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(LIB_HDR) | build/fuzz
@@ -98,7 +113,7 @@ fuzz-short: fuzz-build
 			|| { tail -40 build/fuzz/$$f.log; echo "fuzz: $$f found a crash"; exit 1; }; \
 		echo "fuzz: $$f: $$(grep -c . build/fuzz/$$f.log) log lines, no crash"; done
 
-build/obj build/asan/obj build/asan/bin build/t build/asan/t build/fuzz:
+build/fuzz:
 	mkdir -p $@
 
 # ---- checks ----

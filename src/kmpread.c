@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "jsonw.h"
-#include "kmp.h"
-#include "port.h"
-#include "util.h"
+#include "base/err.h"
+#include "line/jsonw.h"
+#include "meter/kmp.h"
+#include "meter/port.h"
+#include "base/util.h"
 
 #define MAX_PARAMS 64
 #define ATTEMPTS 3 /* one try and at most two retries */

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "kmp.h"
-#include "port.h"
-#include "util.h"
+#include "base/err.h"
+#include "meter/kmp.h"
+#include "meter/port.h"
+#include "base/util.h"
 
 #define MAX_REGS 256
 #define MAX_CLIENTS 8

@@ -23,10 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "mqttmsg.h"
-#include "queue.h"
-#include "util.h"
+#include "base/err.h"
+#include "sink/mqttmsg.h"
+#include "sink/queue.h"
+#include "base/util.h"
 
 #ifndef M2M_VERSION
 #define M2M_VERSION "unknown"

@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "err.h"
-#include "svcdir.h"
-#include "util.h"
+#include "svc/config.h"
+#include "base/err.h"
+#include "svc/svcdir.h"
+#include "base/util.h"
 
 extern char **environ;
 

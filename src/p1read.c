@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dsmr.h"
-#include "err.h"
-#include "jsonw.h"
-#include "port.h"
-#include "util.h"
+#include "meter/dsmr.h"
+#include "base/err.h"
+#include "line/jsonw.h"
+#include "meter/port.h"
+#include "base/util.h"
 
 static const char usage_text[] =
 	"usage: p1read [-d ID] [-p NAME,...] [-i SECONDS] [-s BAUD:8N1] [--version=V] [PORT]\n"

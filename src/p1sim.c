@@ -25,10 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "p1gen.h"
-#include "port.h"
-#include "util.h"
+#include "base/err.h"
+#include "meter/p1gen.h"
+#include "meter/port.h"
+#include "base/util.h"
 
 static const char usage_text[] =
 	"usage: p1sim [-fhv] [-n count] [-o output] [-P profile] [-r rate] [-s baud:format]\n"

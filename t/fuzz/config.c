@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "svcdir.h"
+#include "svc/config.h"
+#include "svc/svcdir.h"
 
 /* Undoes sh_quote by POSIX rules: '...' literal, \' outside quotes. */
 static char *sh_unquote(const char *q)

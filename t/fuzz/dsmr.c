@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dsmr.h"
-#include "jsonw.h"
-#include "util.h"
+#include "meter/dsmr.h"
+#include "line/jsonw.h"
+#include "base/util.h"
 
 static struct dsmr_framer framer;
 static struct dsmr_telegram telegram;

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonw.h"
-#include "kmp.h"
-#include "util.h"
+#include "line/jsonw.h"
+#include "meter/kmp.h"
+#include "base/util.h"
 
 static void check_frame(const struct kmp_rx *rx)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqttmsg.h"
+#include "sink/mqttmsg.h"
 
 static void check_topic(const char *topic, const char *prefix, int levels)
 {

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "kmp.h"
-#include "util.h"
+#include "base/err.h"
+#include "meter/kmp.h"
+#include "base/util.h"
 
 static size_t parse_hex(const char *s, uint8_t *out, size_t cap)
 {

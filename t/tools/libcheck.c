@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "jsonw.h"
-#include "port.h"
-#include "util.h"
+#include "base/err.h"
+#include "line/jsonw.h"
+#include "meter/port.h"
+#include "base/util.h"
 
 static size_t slurp(char **out)
 {

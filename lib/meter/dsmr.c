@@ -1,10 +1,10 @@
 /* dsmr.c: framing a byte stream into telegrams, splitting a telegram into
  * OBIS records, and meter timestamps.  See dsmr.h. */
-#include "dsmr.h"
+#include "meter/dsmr.h"
 
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP };
 

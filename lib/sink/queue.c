@@ -1,4 +1,4 @@
-#include "queue.h"
+#include "sink/queue.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,14 +6,14 @@
  * like a Sagemcom S211 (1-0:1.4.0, 1-0:1.6.0 and the 0-0:98.1.0 list of
  * monthly peaks).  Number widths are the spec's: F9(3) for energy, F5(3)
  * for power, and so on. */
-#include "p1gen.h"
+#include "meter/p1gen.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
-#include "util.h"
+#include "base/util.h"
 
 void p1rng_seed(struct p1rng *r, uint64_t seed)
 {

@@ -1,11 +1,11 @@
-#include "mqttmsg.h"
+#include "sink/mqttmsg.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonw.h"
+#include "line/jsonw.h"
 
 /* ---- lists ---- */
 

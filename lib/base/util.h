@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jsonw.h"
+#include "line/jsonw.h"
 
 /* Strict parsers for option values: the whole string must be a number in
  * [min, max].  Return 0, or -1 when it is not. */

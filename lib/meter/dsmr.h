@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jsonw.h"
+#include "line/jsonw.h"
 
 /* The longest telegram kept.  DSMR 5 says about 1 KiB; Belgian and
  * Lithuanian meters send 3 KiB and more.  A longer one is dropped whole. */

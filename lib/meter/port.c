@@ -1,4 +1,4 @@
-#include "port.h"
+#include "meter/port.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "base/err.h"
 
 int serial_params_parse(const char *s, struct serial_params *out)
 {

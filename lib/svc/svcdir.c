@@ -1,5 +1,5 @@
 /* svcdir.c: writing, replacing and removing generated service dirs. */
-#include "svcdir.h"
+#include "svc/svcdir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "base/util.h"
 
 uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 {

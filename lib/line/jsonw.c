@@ -1,4 +1,4 @@
-#include "jsonw.h"
+#include "line/jsonw.h"
 
 #include <errno.h>
 #include <stdint.h>

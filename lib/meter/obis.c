@@ -1,11 +1,11 @@
 /* obis.c: the OBIS table of p1read, M-Bus device naming, and the values of
  * a DSMR reading line.  See dsmr.h. */
-#include "dsmr.h"
+#include "meter/dsmr.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 enum kind {
 	K_NUM,    /* 000671.578*kWh, 01.234kW, 0001 */

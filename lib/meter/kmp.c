@@ -1,11 +1,11 @@
-#include "kmp.h"
+#include "meter/kmp.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* ---- framing ---- */
 

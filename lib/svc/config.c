@@ -1,8 +1,8 @@
 /* config.c: the two file formats of meter2mqtt(5), read with libyaml's
  * document loader (which keeps every node's line and column). */
-#include "config.h"
-#include "err.h"
-#include "util.h"
+#include "svc/config.h"
+#include "base/err.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
