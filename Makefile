@@ -126,7 +126,7 @@ lint:
 
 # Each suite runs the same tests: first the normal binaries, then the
 # sanitizer ones ahead of them on PATH.  t/run-bats prints the closing
-# "N passed, N failed" line.
+# "N passed, N failed, N skipped" line.
 check: deps
 	@$(MAKE) --no-print-directory all test-tools asan
 	@$(MAKE) --no-print-directory lint
