@@ -19,6 +19,7 @@
 #include "line/jsonw.h"
 #include "meter/kmp.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 #define MAX_PARAMS 64

@@ -26,6 +26,7 @@
 #include "base/err.h"
 #include "sink/mqttmsg.h"
 #include "sink/queue.h"
+#include "base/text.h"
 #include "base/util.h"
 
 #ifndef M2M_VERSION

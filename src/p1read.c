@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "line/jsonw.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static const char usage_text[] =

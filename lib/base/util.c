@@ -199,18 +199,6 @@ uint16_t crc16_xmodem(uint16_t crc, const void *data, size_t n)
 	return crc;
 }
 
-bool device_id_valid(const char *id)
-{
-	size_t n = 0;
-	for (const char *p = id; *p; p++, n++) {
-		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-		if (!ok || n >= 64)
-			return false;
-	}
-	return n > 0;
-}
-
 void reading_begin(struct jw *w, const char *type, const char *device)
 {
 	char now[25];
@@ -251,15 +239,4 @@ int split_list(char *s, char **items, int max)
 			return n;
 		tok = comma + 1;
 	}
-}
-
-int hex_digit_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }

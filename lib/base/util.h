@@ -37,19 +37,12 @@ uint16_t crc16_arc(uint16_t crc, const void *data, size_t n);
 /* CRC-16/XMODEM (KMP: poly 0x1021, init 0, MSB first). */
 uint16_t crc16_xmodem(uint16_t crc, const void *data, size_t n);
 
-/* A device id is [A-Za-z0-9_-]{1,64}: it becomes an MQTT topic level and a
- * service directory name, so nothing else is allowed. */
-bool device_id_valid(const char *id);
-
 /* The frame of every reading line: {"time":..,"type":..,"device":..
  * then the caller adds "meter" if it has one, then reading_values_begin
  * opens "values":{ and reading_end closes both objects. */
 void reading_begin(struct jw *w, const char *type, const char *device);
 void reading_values_begin(struct jw *w);
 void reading_end(struct jw *w);
-
-/* The value of one hex digit (either case), or -1. */
-int hex_digit_value(int c);
 
 /* Splits a comma-separated list in place; returns the number of items
  * stored in items[] (at most max), or -1 if there are more or one is empty. */

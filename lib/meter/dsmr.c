@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "base/text.h"
 #include "base/util.h"
 
 enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP };

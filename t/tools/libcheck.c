@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "line/jsonw.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static size_t slurp(char **out)
