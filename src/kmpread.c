@@ -17,6 +17,7 @@
 
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
 #include "meter/kmp.h"
 #include "meter/port.h"
 #include "base/text.h"

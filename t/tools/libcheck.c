@@ -20,6 +20,8 @@
 
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
+#include "line/decimal.h"
 #include "meter/port.h"
 #include "base/text.h"
 #include "base/util.h"
