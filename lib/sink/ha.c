@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/text.h"
 #include "line/jsonw.h"
 
 static bool contains(const char *s, const char *word) { return s && strstr(s, word) != NULL; }
@@ -76,8 +77,7 @@ void ha_classify(const char *unit, const char *param, bool numeric, struct ha_cl
 static void sanitize_id(char *s)
 {
 	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+		if (!is_id_char(*s))
 			*s = '_';
 	}
 }

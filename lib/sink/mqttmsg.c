@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "line/jsonw.h"
 #include "line/reading.h"
 
