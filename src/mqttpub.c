@@ -38,7 +38,7 @@ static const char usage_text[] =
 	"               [--tls] [--cafile F] [--capath D] [--cert F --key F] [--tls-version V]\n"
 	"               [--insecure-skip-verify] [--json | --json-values]\n"
 	"               [--homeassistant] [--ha-prefix P] [--type TYPE --device ID]\n"
-	"               [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
+	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
 	"               [--line-max N] [--check]\n"
 	"\n"
 	"Reads reading lines on stdin and publishes every value to\n"
@@ -68,6 +68,8 @@ static const char usage_text[] =
 	"      --homeassistant        Home Assistant MQTT discovery\n"
 	"      --ha-prefix P          discovery prefix (default homeassistant)\n"
 	"      --type TYPE, --device ID  the device, to connect before the first line\n"
+	"      --max-inflight N       QoS 1/2 messages unacknowledged at most (MQTT 3.1.1: 20;\n"
+	"                             MQTT 5: what the broker says it takes)\n"
 	"      --queue-max N          messages held while the broker is away (100000)\n"
 	"      --queue-bytes N        bytes held (default 16M; k, M, G allowed)\n"
 	"      --drain-timeout SEC    at end of input, wait this long to deliver (10)\n"
@@ -90,6 +92,7 @@ enum {
 	OPT_JSON_VALUES,
 	OPT_HA,
 	OPT_HA_PREFIX,
+	OPT_MAX_INFLIGHT,
 	OPT_QUEUE_MAX,
 	OPT_QUEUE_BYTES,
 	OPT_DRAIN_TIMEOUT,
@@ -124,6 +127,7 @@ static const struct option long_options[] = {
 	{ "json-values", no_argument, NULL, OPT_JSON_VALUES },
 	{ "homeassistant", no_argument, NULL, OPT_HA },
 	{ "ha-prefix", required_argument, NULL, OPT_HA_PREFIX },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
 	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
@@ -383,6 +387,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_HA_PREFIX:
 			opt.mm.ha_prefix = optarg;
+			break;
+		case OPT_MAX_INFLIGHT:
+			opt.mq.max_inflight = (int)number_arg("--max-inflight", optarg, 1, 65535);
 			break;
 		case OPT_QUEUE_MAX:
 			opt.queue_max = number_arg("--queue-max", optarg, 1, 100000000);
