@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <netdb.h>
@@ -231,6 +232,10 @@ static long number_arg(const char *name, const char *s, long min, long max)
 }
 
 /* 16M, 512k, 1G, or plain bytes. */
+/* 1 TiB, or what a 32-bit long holds (the queue lives in memory, which a
+ * 32-bit process cannot have more of anyway). */
+#define QUEUE_BYTES_MAX ((long)(LONG_MAX < (1LL << 40) ? LONG_MAX : (1LL << 40)))
+
 static long size_arg(const char *name, const char *s, long min, long max)
 {
 	char buf[32];
@@ -429,7 +434,7 @@ static void parse_options(int argc, char **argv)
 			opt.queue_max = number_arg("--queue-max", optarg, 1, 100000000);
 			break;
 		case OPT_QUEUE_BYTES:
-			opt.queue_bytes = size_arg("--queue-bytes", optarg, 4096, 1L << 40);
+			opt.queue_bytes = size_arg("--queue-bytes", optarg, 4096, QUEUE_BYTES_MAX);
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			opt.drain_timeout_s = number_arg("--drain-timeout", optarg, 0, 86400);
