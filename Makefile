@@ -188,7 +188,7 @@ install-systemd:
 DEB_VERSION = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
 DEB_ARCH    = $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
 DEB         = build/deb/meter2mqtt_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEB_SRC     = $(wildcard $(filter-out build/%,$(shell git ls-files --cached --others --exclude-standard 2>/dev/null)))
+DEB_SRC     = $(wildcard $(filter-out build/% t/% .ci/%,$(shell git ls-files --cached --others --exclude-standard 2>/dev/null)))
 deb: $(DEB)
 $(DEB): $(DEB_SRC)
 	@bin/m2m-deps

@@ -86,37 +86,25 @@ tree_of() {
 	in_root sh -c "install -m 0640 -g meter2mqtt '$TMP/config.yaml' /etc/meter2mqtt/config.yaml &&
 		cp '$TMP/main.yaml' /srv/main.yaml && ln -s /srv/main.yaml /etc/meter2mqtt/config.d/dsmr_main.yaml"
 
-	# What systemd does before ExecStart: the unit's directories, owned by
-	# its user, the working directory, the environment, user and groups.
-	local user group runtime state logs wd umask execstart
-	user=$(unit User) group=$(unit Group) umask=$(unit UMask) wd=$(unit WorkingDirectory)
-	runtime=/run/$(unit RuntimeDirectory) state=/var/lib/$(unit StateDirectory) logs=/var/log/$(unit LogsDirectory)
-	execstart=$(unit ExecStart)
-	local uid gid dialout
-	uid=$(in_root id -u "$user") gid=$(in_root getent group "$group" | cut -d: -f3)
-	dialout=$(getent group "$(unit SupplementaryGroups)" | cut -d: -f3)
-	in_root sh -c "install -d -o $user -g $group -m $(unit RuntimeDirectoryMode) $runtime &&
-		install -d -o $user -g $group -m $(unit StateDirectoryMode) $state &&
-		install -d -o $user -g $group -m $(unit LogsDirectoryMode) $logs"
-	in_root_bg sh -c "cd '$wd' && umask $umask && exec setpriv --reuid=$uid --regid=$gid --groups=$dialout \
-		--no-new-privs --inh-caps=-all --bounding-set=-all \
-		env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-		USER=$user LOGNAME=$user HOME=$state SHELL=/usr/sbin/nologin \
-		RUNTIME_DIRECTORY=$runtime STATE_DIRECTORY=$state LOGS_DIRECTORY=$logs \
-		$execstart" > "$TMP/journal" 2>&1
+	# ExecStart as systemd runs it (t/unit-exec: the unit's user, groups,
+	# directories, working directory and environment).
+	local uid runtime
+	uid=$(in_root id -u "$(unit User)")
+	runtime=/run/$(unit RuntimeDirectory)
+	in_root_bg "$TOP/t/unit-exec" "$UNIT" > "$TMP/journal" 2>&1
 	local main=$ROOT_PID
 
 	# The readings, on the broker.
 	run timeout 30 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -C 1 \
 		-t meters/dsmr/dsmr_main/electricity_used_tariff_1
-	assert_success
+	[ "$status" -eq 0 ] || fail "no reading: $(cat "$TMP/journal")"
 	[[ "$output" =~ ^[0-9]+\.[0-9]{3}$ ]] || fail "not a meter reading: $output"
 	# Everything runs as the service user, nothing as root.
 	local pids
 	wait_for 50 test -d "/proc/$main/root$runtime/service/dsmr_main"
 	pids=$(tree_of "$main")
 	[ "$(ps -o uid= -p "$(echo $pids | tr ' ' ,)" | sort -u | xargs)" = "$uid" ] ||
-		fail "not all as $user ($uid): $(ps -o uid=,args= -p "$(echo $pids | tr ' ' ,)")"
+		fail "not all as $(unit User) ($uid): $(ps -o uid=,args= -p "$(echo $pids | tr ' ' ,)")"
 	ps -o args= -p "$(echo $pids | tr ' ' ,)" > "$TMP/tree"
 	grep -q '^s6-svscan' "$TMP/tree" && grep -q '^mtrcfg .* -w' "$TMP/tree" && grep -q 'bin/p1read --device=dsmr_main' "$TMP/tree" &&
 		grep -q 'bin/mqttpub .*--device dsmr_main' "$TMP/tree" || fail "$(cat "$TMP/tree")"
