@@ -14,6 +14,7 @@ load root
 setup_file() { build_deb; }
 
 setup() {
+	skip_in_asan_pass
 	setup_tmp
 	DEB=$(the_deb)
 }

@@ -50,3 +50,9 @@ build_deb() {
 
 # the_deb: the package make deb built.
 the_deb() { ls "$TOP"/build/deb/meter2mqtt_*.deb; }
+
+# Packaging tests test the package and the installed tree, not the code
+# under ASan: make check's sanitizer pass skips them (the normal pass ran them).
+skip_in_asan_pass() {
+	[[ ${M2M_TESTBIN:-} != */asan/* ]] || skip "packaging: tested in the normal pass"
+}

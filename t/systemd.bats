@@ -11,6 +11,7 @@ load root
 UNIT=/usr/local/lib/systemd/system/meter2mqtt.service
 
 setup() {
+	skip_in_asan_pass
 	setup_tmp
 	root_init
 	make -C "$TOP" --no-print-directory -s install DESTDIR="$TMP/dest" > "$TMP/install.log" 2>&1 ||
