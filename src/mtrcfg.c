@@ -708,6 +708,8 @@ static void validate(struct pass *p)
 static char *device_log_dir(const struct pass *p, const char *id)
 {
 	const char *base = log_dir_opt ? log_dir_opt : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
+	if (strcmp(base, "-") == 0)
+		return strdup("-"); /* no directory: the supervisor's output */
 	char *abs = log_dir_opt ? absolute(base) : config_relative(base), *out;
 	if (!abs || asprintf(&out, "%s/%s", abs, id) < 0)
 		out = NULL;
