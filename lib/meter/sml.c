@@ -779,17 +779,22 @@ static bool name_used(char names[][48], int n, const char *name)
 	return false;
 }
 
-static void put_value(struct jw *w, const struct sml_file *f, const struct sml_entry *e)
+/* Writes the value; true when it is a number the unit belongs to. */
+static bool put_value(struct jw *w, const struct sml_file *f, const struct sml_entry *e)
 {
 	char num[64];
 	int len;
 	switch (e->kind) {
 	case SML_V_INT:
+		/* jw_number_text makes text longer than 40 characters a string
+		 * (consumers read numbers as doubles); a scaler no meter sends
+		 * can get there. */
 		len = sml_entry_decimal(e, num, sizeof num);
-		if (len > 0)
+		if (len > 0 && len <= 40) {
 			jw_number_text(w, num, (size_t)len);
-		else
-			jw_null(w);
+			return true;
+		}
+		jw_null(w);
 		break;
 	case SML_V_BOOL: jw_bool(w, e->magnitude != 0); break;
 	case SML_V_TIME:
@@ -801,6 +806,7 @@ static void put_value(struct jw *w, const struct sml_file *f, const struct sml_e
 	case SML_V_BYTES: put_octets(w, f->data + e->off, e->len); break;
 	default: jw_null(w); break;
 	}
+	return false;
 }
 
 int sml_write_values(struct jw *w, const struct sml_file *f, const struct sml_filter *filter)
@@ -825,9 +831,9 @@ int sml_write_values(struct jw *w, const struct sml_file *f, const struct sml_fi
 		jw_keyn_plain(w, name, strlen(name)); /* [a-z0-9_:.*-] only */
 		jw_object_begin(w);
 		jw_key(w, "value");
-		put_value(w, f, e);
+		bool number = put_value(w, f, e);
 		const char *unit = e->has_unit ? sml_unit_name(e->unit) : NULL;
-		if (unit && e->kind == SML_V_INT) {
+		if (unit && number) {
 			jw_key(w, "unit");
 			jw_string(w, unit);
 		}
