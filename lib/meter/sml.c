@@ -69,7 +69,7 @@ static void begin_file(struct sml_framer *f)
 	f->len = 8;
 	f->state = IN_FILE;
 	f->start = f->pos - 8;
-	f->skipped -= 8; /* counted while they looked like garbage */
+	f->seek_count = 0;
 	f->seq++;
 }
 
@@ -118,10 +118,15 @@ static void end_file(struct sml_framer *f, struct sml_event *ev)
 	enum sml_crc_kind kind = x25_good ? SML_CRC_X25 : SML_CRC_KERMIT;
 	/* The messages: between the start and the end escape. */
 	size_t n = unescape(f->raw, f->len - 8, f->msgs);
+	/* Padding: 0 to 3 zero bytes by the standard; a DZG sends 4.  Any
+	 * count is taken as long as the bytes it removes are zeros. */
 	unsigned pad = w[1];
-	if (pad > n) {
+	bool zeros = pad <= n;
+	for (size_t k = n - (zeros ? pad : 0); zeros && k < n; k++)
+		zeros = f->msgs[k] == 0;
+	if (!zeros) {
 		drop(f, SML_DROP_ESCAPE, ev);
-		snprintf(ev->detail, sizeof ev->detail, "padding %u longer than the file", pad);
+		snprintf(ev->detail, sizeof ev->detail, "padding %u over more than the zeros at the end", pad);
 		return;
 	}
 	memset(ev, 0, sizeof *ev);
@@ -143,16 +148,17 @@ static bool in_file_byte(struct sml_framer *f, uint8_t c, struct sml_event *ev)
 		return true;
 	}
 	f->raw[f->len++] = c;
-	if (f->len % 4) {
-		/* A start sequence off the word grid: a byte was lost or added
-		 * and the file can never end well; the new one starts here. */
-		if (f->window == START_SEQ) {
-			drop(f, SML_DROP_CUT, ev);
-			begin_file(f);
-			return true;
-		}
-		return false;
+	/* A start sequence: the file was cut short.  Off the word grid (a byte
+	 * was lost), or on it after an escape (or after 1b1b1b1b sent as data:
+	 * the bytes cannot tell that from a cut, and a new start is the likely
+	 * one, as SML's encoding never puts 01010101 after such data). */
+	if (f->window == START_SEQ) {
+		drop(f, SML_DROP_CUT, ev);
+		begin_file(f);
+		return true;
 	}
+	if (f->len % 4)
+		return false;
 	const uint8_t *w = f->raw + f->len - 4;
 	bool escape_word = memcmp(w, "\x1b\x1b\x1b\x1b", 4) == 0;
 	if (f->state == IN_FILE) {
@@ -166,11 +172,6 @@ static bool in_file_byte(struct sml_framer *f, uint8_t c, struct sml_event *ev)
 		return false; /* 1b1b1b1b sent as data */
 	if (w[0] == 0x1a) {
 		end_file(f, ev);
-		return true;
-	}
-	if (memcmp(w, "\x01\x01\x01\x01", 4) == 0) {
-		drop(f, SML_DROP_CUT, ev);
-		begin_file(f);
 		return true;
 	}
 	drop(f, SML_DROP_ESCAPE, ev);
@@ -188,8 +189,12 @@ size_t sml_framer_push(struct sml_framer *f, const void *data, size_t n, struct 
 		f->window = f->window << 8 | p[i];
 		if (f->state == SEEK) {
 			f->skipped++;
-			if (f->window == START_SEQ)
+			f->seek_count++;
+			if (f->window == START_SEQ) {
+				/* The start's own bytes were counted as garbage. */
+				f->skipped -= f->seek_count < 8 ? f->seek_count : 8;
 				begin_file(f);
+			}
 			continue;
 		}
 		if (in_file_byte(f, p[i], ev)) {
@@ -840,8 +845,10 @@ int sml_write_values(struct jw *w, const struct sml_file *f, const struct sml_fi
 		jw_key(w, "obis");
 		jw_stringn_plain(w, code, strlen(code));
 		if (e->time.kind == SML_T_SECINDEX) {
-			jw_key(w, "seconds_index");
-			jw_int(w, e->time.value);
+			if (e->time.value) { /* DZG sends 0: no time at all */
+				jw_key(w, "seconds_index");
+				jw_int(w, e->time.value);
+			}
 		} else if (e->time.kind != SML_T_NONE) {
 			jw_key(w, "time");
 			put_time(w, &e->time);

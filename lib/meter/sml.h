@@ -61,6 +61,7 @@ struct sml_framer {
 	unsigned long seq;
 	uint64_t pos, start;
 	uint64_t skipped;         /* bytes outside any file (garbage, a file joined midway) */
+	unsigned seek_count;      /* bytes looked at since the last file ended */
 	int crc_kind;             /* 0 until a good file; then its sml_crc_kind + 1 */
 	uint8_t raw[SML_MAX_FILE];
 	uint8_t msgs[SML_MAX_FILE];
