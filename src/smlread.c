@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/text.h"
 #include "base/util.h"
+#include "line/frame.h"
 #include "line/jsonw.h"
 #include "meter/port.h"
 #include "meter/sml.h"
@@ -150,7 +152,7 @@ static void parse_options(struct opts *o, int argc, char **argv)
 			o->silence_s = v;
 			break;
 		case OPT_CHECK: o->check = true; break;
-		case OPT_LIST: sml_list_params(stdout); exit(EXIT_OK);
+		case OPT_LIST: exit(sml_list_params(stdout) < 0 || fflush(stdout) ? EXIT_RUNTIME : EXIT_OK);
 		case OPT_LIST_PORTS:
 			if (port_list(stdout) < 0)
 				die(EXIT_RUNTIME, "cannot list serial ports");

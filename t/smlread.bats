@@ -124,6 +124,10 @@ PY
 	reading hager_ehz361.sml
 	has '"1-0:1.7.1":{"value":-5632.1916,"unit":"W"'
 	expect .meter.id '"1001185"'
+	# Names from the protocol-neutral table, as p1read's; the identity codes.
+	reading emh_mme40.sml
+	expect '.values | keys_unsorted' '["manufacturer","server_id","electricity_imported_total","instantaneous_active_power_l1","instantaneous_active_power_l2","instantaneous_active_power_l3","instantaneous_active_power"]'
+	expect '[.values.manufacturer.value, .values.server_id.value, .meter.id]' '["EMH","0a01454d480000a1bd34","0a01454d480000a1bd34"]'
 	# ISKRA without PIN: the reduced data set, whole kWh, no power.
 	reading iskra_mt631_nopin.sml
 	has '"electricity_used_tariff_1":{"value":4000,"unit":"Wh"'

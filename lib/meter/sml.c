@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/util.h"
-#include "meter/dsmr.h"
+#include "line/decimal.h"
+#include "meter/obis.h"
 
 static const char *const drop_names[SML_DROP_KINDS] = {
 	[SML_DROP_CRC] = "CRC mismatch",
@@ -573,7 +573,7 @@ int sml_decode(struct sml_file *f, const uint8_t *data, size_t len)
 		if ((serial >= 42000000 && serial <= 48999999) || (serial >= 55000000 && serial <= 58999999)) {
 			for (int k = 0; k < f->nentry; k++) {
 				struct sml_entry *e = &f->entry[k];
-				if (e->obis == 0x0100100700ffULL && e->kind == SML_V_INT && e->negative && e->int_bytes < 8) {
+				if (e->obis == OBIS(1, 0, 16, 7, 0) && e->kind == SML_V_INT && e->negative && e->int_bytes < 8) {
 					e->magnitude = (1ULL << (8 * e->int_bytes)) - e->magnitude;
 					e->negative = false;
 					e->sign_fixed = true;
@@ -611,66 +611,54 @@ int sml_entry_decimal(const struct sml_entry *e, char *out, size_t outlen)
 	return decimal_from_scaled(e->magnitude, e->negative, e->scaler, out, outlen);
 }
 
-#define OBIS(a, b, c, d, e) ((uint64_t)(a) << 40 | (uint64_t)(b) << 32 | (uint64_t)(c) << 24 | (uint64_t)(d) << 16 | (uint64_t)(e) << 8 | 255)
-
-/* The names of the codes SML meters send: p1read's where the meaning is the
- * same, so that sinks and Home Assistant need nothing new. */
+/* The codes of SML meters' identity that the protocol-neutral table in
+ * meter/obis.c leaves out: the names the reading line gives them. */
 static const struct {
 	uint64_t obis;
 	const char *name, *meaning;
-} params[] = {
-	{ OBIS(1, 0, 1, 8, 0), "electricity_imported_total", "energy used, all tariffs" },
-	{ OBIS(1, 0, 1, 8, 1), "electricity_used_tariff_1", "energy used in tariff 1" },
-	{ OBIS(1, 0, 1, 8, 2), "electricity_used_tariff_2", "energy used in tariff 2" },
-	{ OBIS(1, 0, 1, 8, 3), "electricity_used_tariff_3", "energy used in tariff 3" },
-	{ OBIS(1, 0, 1, 8, 4), "electricity_used_tariff_4", "energy used in tariff 4" },
-	{ OBIS(1, 0, 2, 8, 0), "electricity_exported_total", "energy delivered, all tariffs" },
-	{ OBIS(1, 0, 2, 8, 1), "electricity_delivered_tariff_1", "energy delivered in tariff 1" },
-	{ OBIS(1, 0, 2, 8, 2), "electricity_delivered_tariff_2", "energy delivered in tariff 2" },
-	{ OBIS(1, 0, 2, 8, 3), "electricity_delivered_tariff_3", "energy delivered in tariff 3" },
-	{ OBIS(1, 0, 2, 8, 4), "electricity_delivered_tariff_4", "energy delivered in tariff 4" },
-	{ OBIS(1, 0, 15, 8, 0), "electricity_combined", "absolute active energy (A+ plus A-)" },
-	{ OBIS(1, 0, 1, 7, 0), "current_electricity_usage", "power drawn now" },
-	{ OBIS(1, 0, 2, 7, 0), "current_electricity_delivery", "power delivered now" },
-	{ OBIS(1, 0, 15, 7, 0), "instantaneous_active_power_absolute", "absolute active power now" },
-	{ OBIS(1, 0, 16, 7, 0), "instantaneous_active_power", "active power now: drawn positive, delivered negative" },
-	{ OBIS(1, 0, 36, 7, 0), "instantaneous_active_power_l1", "active power on L1" },
-	{ OBIS(1, 0, 56, 7, 0), "instantaneous_active_power_l2", "active power on L2" },
-	{ OBIS(1, 0, 76, 7, 0), "instantaneous_active_power_l3", "active power on L3" },
-	{ OBIS(1, 0, 21, 7, 0), "instantaneous_active_power_l1_positive", "power drawn on L1" },
-	{ OBIS(1, 0, 41, 7, 0), "instantaneous_active_power_l2_positive", "power drawn on L2" },
-	{ OBIS(1, 0, 61, 7, 0), "instantaneous_active_power_l3_positive", "power drawn on L3" },
-	{ OBIS(1, 0, 32, 7, 0), "instantaneous_voltage_l1", "voltage L1" },
-	{ OBIS(1, 0, 52, 7, 0), "instantaneous_voltage_l2", "voltage L2" },
-	{ OBIS(1, 0, 72, 7, 0), "instantaneous_voltage_l3", "voltage L3" },
-	{ OBIS(1, 0, 31, 7, 0), "instantaneous_current_l1", "current L1" },
-	{ OBIS(1, 0, 51, 7, 0), "instantaneous_current_l2", "current L2" },
-	{ OBIS(1, 0, 71, 7, 0), "instantaneous_current_l3", "current L3" },
-	{ OBIS(1, 0, 14, 7, 0), "frequency", "grid frequency" },
-	{ OBIS(1, 0, 96, 50, 1), "manufacturer", "manufacturer's FLAG code" },
+} identity[] = {
+	{ OBIS_KEY(1, 0, 96, 50, 1, 1), "manufacturer", "manufacturer's FLAG code (EMH, ISK, DZG, ...)" },
 	{ OBIS(129, 129, 199, 130, 3), "manufacturer", "manufacturer's FLAG code (older meters)" },
-	{ OBIS(1, 0, 0, 0, 9), "device_identifier", "server id (DIN 43863-5)" },
-	{ OBIS(1, 0, 96, 1, 0), "device_identifier", "server id (DIN 43863-5)" },
-	{ OBIS(1, 0, 96, 5, 0), "equipment_state", "status word" },
-	{ OBIS(1, 0, 0, 2, 0), "firmware_version", "firmware version" },
+	{ OBIS(1, 0, 0, 0, 9), "server_id", "server id (DIN 43863-5)" },
+	{ OBIS(1, 0, 96, 1, 0), "server_id", "server id (DIN 43863-5)" },
+	{ OBIS_KEY(1, 0, 0, 2, 0, 0), "firmware_version", "firmware version" },
 };
-#define NPARAMS (sizeof params / sizeof *params)
+#define NIDENTITY (sizeof identity / sizeof *identity)
 
+/* The one place smlread names a code: the protocol-neutral table (the
+ * same names as p1read's), then the identity codes above. */
 const char *sml_param_name(uint64_t obis)
 {
-	for (size_t k = 0; k < NPARAMS; k++)
-		if (params[k].obis == obis)
-			return params[k].name;
+	const struct obis_param *p = obis_lookup(obis);
+	if (p)
+		return p->name;
+	for (size_t k = 0; k < NIDENTITY; k++)
+		if (identity[k].obis == obis)
+			return identity[k].name;
 	return NULL;
 }
 
-void sml_list_params(FILE *out)
+static bool name_known(const char *name)
+{
+	if (obis_by_name(name))
+		return true;
+	for (size_t k = 0; k < NIDENTITY; k++)
+		if (strcmp(identity[k].name, name) == 0)
+			return true;
+	return false;
+}
+
+int sml_list_params(FILE *out)
 {
 	char code[32];
-	for (size_t k = 0; k < NPARAMS; k++) {
-		dsmr_obis_format(params[k].obis, code);
-		fprintf(out, "%s\t%s\t%s\n", params[k].name, code, params[k].meaning);
+	if (obis_list(out) < 0)
+		return -1;
+	for (size_t k = 0; k < NIDENTITY; k++) {
+		obis_format(identity[k].obis, code);
+		if (fprintf(out, "%s\t%s\t-\t%s\n", identity[k].name, code, identity[k].meaning) < 0)
+			return -1;
 	}
+	return 0;
 }
 
 int sml_filter_add(struct sml_filter *f, const char *item, char *why, size_t whylen)
@@ -681,16 +669,13 @@ int sml_filter_add(struct sml_filter *f, const char *item, char *why, size_t why
 		snprintf(why, whylen, "more than %d parameters", SML_FILTER_MAX);
 		return -1;
 	}
-	if (n > 0 && dsmr_obis_parse(item, n, &key) == n) {
+	if (n > 0 && obis_parse(item, n, &key) == n) {
 		f->item[f->n].is_obis = true;
 		f->item[f->n].key = key;
 		f->item[f->n++].name[0] = '\0';
 		return 0;
 	}
-	bool known = false;
-	for (size_t k = 0; k < NPARAMS && !known; k++)
-		known = strcmp(params[k].name, item) == 0;
-	if (!known || n >= sizeof f->item[0].name) {
+	if (!name_known(item) || n >= sizeof f->item[0].name) {
 		snprintf(why, whylen, "unknown parameter '%s' (see --list)", item);
 		return -1;
 	}
@@ -821,7 +806,7 @@ int sml_write_values(struct jw *w, const struct sml_file *f, const struct sml_fi
 	for (int k = 0; k < f->nentry; k++) {
 		const struct sml_entry *e = &f->entry[k];
 		char code[32], name[48];
-		dsmr_obis_format(e->obis, code);
+		obis_format(e->obis, code);
 		const char *known = sml_param_name(e->obis);
 		snprintf(name, sizeof name, "%s", known ? known : code);
 		/* A name already used in this reading falls back to the code,

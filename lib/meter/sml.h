@@ -154,7 +154,8 @@ int sml_filter_add(struct sml_filter *f, const char *item, char *why, size_t why
 void sml_write_meter(struct jw *w, const struct sml_file *f);
 /* The members of "values"; filter may be NULL.  Returns the number written. */
 int sml_write_values(struct jw *w, const struct sml_file *f, const struct sml_filter *filter);
-/* --list: name, OBIS, unit, meaning; tab-separated, one per line. */
-void sml_list_params(FILE *out);
+/* --list: name, OBIS, usual unit, meaning; tab-separated, one per line.
+ * Returns -1 when a write failed. */
+int sml_list_params(FILE *out);
 
 #endif

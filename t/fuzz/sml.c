@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "base/util.h"
+#include "line/frame.h"
 #include "line/jsonw.h"
 #include "meter/sml.h"
 
