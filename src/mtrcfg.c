@@ -105,7 +105,7 @@ static char *config_relative(const char *p)
 
 static const struct {
 	const char *type, *program;
-} builtin_types[] = { { "dsmr", "p1read" }, { "multical", "kmpread" } };
+} builtin_types[] = { { "dsmr", "p1read" }, { "multical", "kmpread" }, { "sml", "smlread" } };
 
 /* The reader of a type: config.yaml's types: map, then TYPE in a types
  * directory, then the built-in types. */
