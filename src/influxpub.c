@@ -102,7 +102,7 @@ static const struct option long_options[] = {
 /* A batch the broker is quiet for this long goes out. */
 #define QUIET_MS 20
 #define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS 10000
 
 static struct {
 	struct mqttsub_settings mqtt;
