@@ -24,6 +24,7 @@
 #include "base/util.h"
 #include "sink/flatread.h"
 #include "sink/influx.h"
+#include "sink/mqttmsg.h"
 #include "sink/mqttsub.h"
 
 static const char usage_text[] =
@@ -370,7 +371,7 @@ static void bad_message(const char *topic, const char *why)
 
 /* The topic's two levels after the prefix must name the reading's type
  * and device: a reading under a wrong topic is not trusted. */
-static bool topic_matches(const char *topic, const struct mm_reading *r)
+static bool topic_matches(const char *topic, const struct reading *r)
 {
 	size_t pn = strlen(opt.prefix), tn = strlen(r->type);
 	return strncmp(topic, opt.prefix, pn) == 0 && topic[pn] == '/' && strncmp(topic + pn + 1, r->type, tn) == 0 &&
@@ -382,13 +383,13 @@ static void on_message(const char *topic, const char *payload, size_t len, void 
 	(void)arg;
 	int64_t now = mono_ms();
 	g.last_message_ms = now;
-	struct mm_reading r;
+	struct reading r;
 	char why[256];
 	if (len > 4 * 1024 * 1024) {
 		bad_message(topic, "larger than 4 MiB");
 		return;
 	}
-	if (mm_parse(payload, len, &r, why, sizeof why) < 0) {
+	if (reading_parse(payload, len, &r, why, sizeof why) < 0) {
 		bad_message(topic, why);
 		return;
 	}
@@ -405,7 +406,7 @@ static void on_message(const char *topic, const char *payload, size_t len, void 
 		g.points += c.points;
 		g.readings++;
 	}
-	mm_reading_free(&r);
+	reading_free(&r);
 }
 
 /* ---- the loop ---- */

@@ -24,6 +24,7 @@
 #include "line/jsonw.h"
 #include "sink/devtable.h"
 #include "sink/httpexp.h"
+#include "sink/mqttmsg.h"
 #include "sink/mqttsub.h"
 
 static const char usage_text[] =

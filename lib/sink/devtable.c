@@ -131,9 +131,9 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 static int take_reading(struct devtable *t, const char *type, const char *device, const char *payload, size_t len,
                         int64_t now_ms, int64_t unix_ms)
 {
-	struct mm_reading r;
+	struct reading r;
 	char why[200];
-	if (mm_parse(payload, len, &r, why, sizeof why) < 0)
+	if (reading_parse(payload, len, &r, why, sizeof why) < 0)
 		return REJ_NOT_JSON;
 	int rej = -1;
 	struct flat_reading f;
@@ -174,7 +174,7 @@ static int take_reading(struct devtable *t, const char *type, const char *device
 	d->readings++;
 out:
 	flat_free(&f);
-	mm_reading_free(&r);
+	reading_free(&r);
 	return rej;
 }
 
@@ -270,7 +270,7 @@ static int split_topic(const char *rest, char type[], char device[], char last[]
 	for (const char *p = rest;; levels++) {
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (levels == 3 || len == 0 || len >= n || !mm_level_valid(p, len, NULL))
+		if (levels == 3 || len == 0 || len >= n || !topic_level_valid(p, len, NULL))
 			return -1;
 		memcpy(out[levels], p, len);
 		out[levels][len] = '\0';

@@ -1,4 +1,5 @@
 #include "sink/flatread.h"
+#include "sink/mqttmsg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ static void classify(struct flat_value *fv, const json_t *value)
 	}
 }
 
-int flat_from_reading(struct flat_reading *f, const struct mm_reading *r)
+int flat_from_reading(struct flat_reading *f, const struct reading *r)
 {
 	f->n = 0;
 	f->skipped = 0;

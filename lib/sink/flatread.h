@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sink/mqttmsg.h"
+#include "line/reading.h"
 
 enum flat_kind {
 	FV_INTEGER, /* a JSON number without fraction or exponent: "-12" */
@@ -45,6 +45,6 @@ void flat_init(struct flat_reading *f);
 void flat_free(struct flat_reading *f);
 /* Fills f from a parsed reading (replacing what it held).  Returns 0, or
  * -1 when memory ran out. */
-int flat_from_reading(struct flat_reading *f, const struct mm_reading *r);
+int flat_from_reading(struct flat_reading *f, const struct reading *r);
 
 #endif

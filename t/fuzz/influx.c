@@ -39,9 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)rfc3339_to_ns(text, &ns);
 	free(text);
 
-	struct mm_reading r;
+	struct reading r;
 	char why[256];
-	if (mm_parse((const char *)data, size, &r, why, sizeof why) < 0)
+	if (reading_parse((const char *)data, size, &r, why, sizeof why) < 0)
 		return 0;
 	struct flat_reading f;
 	flat_init(&f);
@@ -67,6 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_free(&out);
 	flat_free(&f);
-	mm_reading_free(&r);
+	reading_free(&r);
 	return 0;
 }
