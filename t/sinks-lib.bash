@@ -176,3 +176,53 @@ influx_matches() {
 	sys.exit(1 if bad or not want else 0)
 	PY
 }
+
+# page_devices HTML-FILE: the status page's rows as JSON lines,
+# {"device":..,"type":..,"state":..,"values":{name:text}}, read by an HTML
+# parser (so that Chromium's DOM and our bytes read the same).
+page_devices() {
+	"$PYTHON" - "$1" <<-'PY'
+	import json, sys
+	from html.parser import HTMLParser
+	class P(HTMLParser):
+	    def __init__(self):
+	        super().__init__(); self.rows = []; self.span = None; self.param = None
+	    def handle_starttag(self, tag, attrs):
+	        a = dict(attrs)
+	        if tag == 'tr' and 'data-device' in a:
+	            self.rows.append({'device': a['data-device'], 'type': a['data-type'], 'state': a['data-state'], 'values': {}})
+	        elif tag == 'li' and 'data-parameter' in a:
+	            self.param = a['data-parameter']
+	            self.rows[-1]['values'][self.param] = ''
+	        elif tag == 'span':
+	            self.span = a.get('class')
+	    def handle_endtag(self, tag):
+	        if tag == 'span': self.span = None
+	        if tag == 'li': self.param = None
+	    def handle_data(self, d):
+	        if self.span == 'value' and self.param is not None:
+	            self.rows[-1]['values'][self.param] += d
+	p = P(); p.feed(open(sys.argv[1]).read())
+	for r in p.rows: print(json.dumps(r))
+	PY
+}
+
+# row_shows ROWS DEVICE STATE LINE: the row of DEVICE (in the JSON lines
+# file ROWS) has STATE and every value of the reading LINE.
+row_shows() {
+	"$PYTHON" - "$@" <<-'PY'
+	import json, sys
+	rows = [json.loads(l) for l in open(sys.argv[1])]
+	row = [r for r in rows if r['device'] == sys.argv[2]]
+	want = json.loads(sys.argv[4])
+	if len(row) != 1: sys.exit('%d rows for %s' % (len(row), sys.argv[2]))
+	row = row[0]
+	if row['state'] != sys.argv[3]: sys.exit('state %s' % row['state'])
+	for name, v in want['values'].items():
+	    x = v.get('value')
+	    if x is None or isinstance(x, (list, dict)): continue
+	    got = row['values'].get(name)
+	    same = got is not None and (float(got) == x if isinstance(x, (int, float)) and not isinstance(x, bool) else got == str(x))
+	    if not same: sys.exit('%s: want %r, page has %r' % (name, x, got))
+	PY
+}
