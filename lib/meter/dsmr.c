@@ -26,10 +26,24 @@ const char *dsmr_drop_name(enum dsmr_drop why)
 	return (unsigned)why < DSMR_DROP_KINDS ? drop_names[why] : "?";
 }
 
+const char *dsmr_bits_name(enum dsmr_bits bits)
+{
+	switch (bits) {
+	case DSMR_BITS_ASCII: return "7-bit ASCII";
+	case DSMR_BITS_8: return "8-bit bytes kept as received (the CRC holds over them)";
+	case DSMR_BITS_7_SETTINGS: return "bit 7 stripped (the port is set to 7 data bits)";
+	case DSMR_BITS_7_CRC: return "bit 7 stripped (a 7E1 line: every byte has even parity, the CRC holds only without bit 7)";
+	case DSMR_BITS_7_PARITY: return "bit 7 stripped (a 7E1 line: no CRC, every byte has even parity)";
+	}
+	return "?";
+}
+
 void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 {
 	f->policy = policy;
 	f->crc_seen = false;
+	f->seven_bit = false;
+	f->high = 0;
 	f->state = ST_IDLE;
 	f->len = 0;
 	f->ndigits = 0;
@@ -37,6 +51,11 @@ void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 	f->seq = 0;
 	f->pos = 0;
 	f->start = 0;
+}
+
+void dsmr_framer_seven_bit(struct dsmr_framer *f, bool seven_bit)
+{
+	f->seven_bit = seven_bit;
 }
 
 static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int kind, enum dsmr_drop why)
@@ -48,6 +67,7 @@ static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int k
 	ev->text = NULL;
 	ev->len = 0;
 	ev->has_crc = false;
+	ev->bits = DSMR_BITS_ASCII;
 	ev->detail[0] = '\0';
 }
 
@@ -95,12 +115,74 @@ uint16_t dsmr_crc(const void *data, size_t n)
 	return crc16_arc((uint16_t)crc, p, n);
 }
 
+static void strip_bit7(char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)(b[i] & 0x7f);
+}
+
+/* True when every byte has an even number of 1 bits: what 7 data bits and
+ * an even parity bit look like to an 8-bit port. */
+static bool even_parity(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_parity((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* The CRC of the telegram as received, or, when that fails and bit 7 looks
+ * like an even parity bit in every byte, of the telegram without it (then
+ * stripped in f->buf).  *bits says which. */
+static unsigned check_crc(struct dsmr_framer *f, enum dsmr_bits *bits)
+{
+	if (!f->high) {
+		*bits = DSMR_BITS_ASCII;
+		return dsmr_crc(f->buf, f->len);
+	}
+	if (f->seven_bit) {
+		strip_bit7(f->buf, f->len);
+		*bits = DSMR_BITS_7_SETTINGS;
+		return dsmr_crc(f->buf, f->len);
+	}
+	unsigned crc = dsmr_crc(f->buf, f->len);
+	*bits = DSMR_BITS_8;
+	/* A 7E1 line read 8N1 gives bytes of even parity only; one bit 7
+	 * flipped in an ASCII telegram does not, and stays a CRC error. */
+	if (crc == f->crc_sent || !even_parity(f->buf, f->len))
+		return crc;
+	static char stripped[DSMR_MAX_TELEGRAM];
+	memcpy(stripped, f->buf, f->len);
+	strip_bit7(stripped, f->len);
+	if (dsmr_crc(stripped, f->len) == f->crc_sent) {
+		memcpy(f->buf, stripped, f->len);
+		*bits = DSMR_BITS_7_CRC;
+		return f->crc_sent;
+	}
+	return crc; /* the CRC over the bytes as received, for the message */
+}
+
+/* No CRC to decide by: strip bit 7 when the port is 7-bit or every byte
+ * has even parity (a 7E1 meter read 8N1). */
+static enum dsmr_bits guess_bits(struct dsmr_framer *f)
+{
+	if (!f->high)
+		return DSMR_BITS_ASCII;
+	enum dsmr_bits bits = f->seven_bit ? DSMR_BITS_7_SETTINGS
+	                      : even_parity(f->buf, f->len) ? DSMR_BITS_7_PARITY
+	                                                     : DSMR_BITS_8;
+	if (bits != DSMR_BITS_8)
+		strip_bit7(f->buf, f->len);
+	return bits;
+}
+
 /* The CRC line has ended (4 digits, or fewer and a line end). */
 static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 {
+	enum dsmr_bits bits;
 	f->state = ST_IDLE;
 	if (f->ndigits > 0) {
-		unsigned crc = dsmr_crc(f->buf, f->len);
+		unsigned crc = check_crc(f, &bits);
 		if (crc != f->crc_sent) {
 			event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_CRC);
 			char sent[8], got[8];
@@ -116,8 +198,10 @@ static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 		event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_NO_CRC);
 		return;
 	} else {
+		bits = guess_bits(f);
 		event_init(f, ev, DSMR_EV_TELEGRAM, 0);
 	}
+	ev->bits = bits;
 	ev->text = f->buf;
 	ev->len = f->len;
 }
@@ -144,24 +228,27 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				break;
 			f->seq++;
 			f->start = f->pos + i;
-			f->buf[0] = '/';
+			f->buf[0] = (char)d[i];
+			f->high = d[i] & 0x80;
 			f->len = 1;
 			f->state = ST_BODY;
 			i++;
 			break;
 		case ST_BODY: {
-			/* The hot loop: copy until '/' or '!', eight bytes at a
-			 * time while none of them is one. */
+			/* The hot loop: copy until '/' or '!' (bit 7 ignored),
+			 * eight bytes at a time while none of them is one. */
 			size_t len = f->len;
 			char *b = f->buf;
 			unsigned char c = 0;
+			uint64_t high = 0;
 			while (i + 8 <= n && len + 8 <= DSMR_MAX_TELEGRAM) {
-				uint64_t v;
-				memcpy(&v, d + i, 8);
-				v &= 0x7f7f7f7f7f7f7f7fULL;
+				uint64_t raw, v;
+				memcpy(&raw, d + i, 8);
+				v = raw & 0x7f7f7f7f7f7f7f7fULL;
 				if (has_zero_byte(v ^ 0x2f2f2f2f2f2f2f2fULL) || has_zero_byte(v ^ 0x2121212121212121ULL))
 					break;
-				memcpy(b + len, &v, 8);
+				high |= raw;
+				memcpy(b + len, &raw, 8);
 				len += 8;
 				i += 8;
 			}
@@ -169,9 +256,11 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				c = d[i] & 0x7f;
 				if (c == '/' || c == '!' || len == DSMR_MAX_TELEGRAM)
 					break;
-				b[len++] = (char)c;
+				high |= d[i];
+				b[len++] = (char)d[i];
 				i++;
 			}
+			f->high |= (high & 0x8080808080808080ULL) != 0 ? 0x80 : 0;
 			f->len = len;
 			if (i == n)
 				break;
@@ -188,7 +277,8 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				*got = true;
 				break;
 			}
-			b[f->len++] = '!';
+			f->high |= d[i] & 0x80;
+			b[f->len++] = (char)d[i];
 			i++;
 			f->state = ST_CRC;
 			f->ndigits = 0;

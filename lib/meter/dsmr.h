@@ -31,6 +31,22 @@
  *          an error. */
 enum dsmr_crc_policy { DSMR_CRC_AUTO, DSMR_CRC_ABSENT, DSMR_CRC_REQUIRED };
 
+/* What the framer made of bytes above 0x7F in a telegram.  A DSMR 4/5
+ * meter on an 8N1 line sends 8-bit bytes (0xAB in a Fluvius header) and
+ * its CRC covers them as sent; a 7E1 meter read on an 8N1 port sets bit 7
+ * as the parity bit, which is stripped.  Bit 7 is stripped only where the
+ * line is 7-bit: */
+enum dsmr_bits {
+	DSMR_BITS_ASCII,      /* no byte above 0x7F: nothing to decide */
+	DSMR_BITS_8,          /* kept as received (the CRC holds over them) */
+	DSMR_BITS_7_SETTINGS, /* stripped: the port is set to 7 data bits */
+	DSMR_BITS_7_CRC,      /* stripped: every byte has even parity and the
+	                         CRC holds only after stripping */
+	DSMR_BITS_7_PARITY,   /* stripped: no CRC, and every byte has even parity */
+};
+/* "kept 8-bit bytes as received (the CRC holds over them)", ... */
+const char *dsmr_bits_name(enum dsmr_bits bits);
+
 enum dsmr_drop {
 	DSMR_DROP_CRC,       /* the CRC does not match */
 	DSMR_DROP_NO_CRC,    /* no CRC where one is required */
@@ -53,12 +69,15 @@ struct dsmr_event {
 	const char *text;         /* DSMR_EV_TELEGRAM: '/' .. '!' inclusive, */
 	size_t len;               /*   valid until the next push */
 	bool has_crc;
+	enum dsmr_bits bits;      /* DSMR_EV_TELEGRAM: what became of bit 7 */
 	char detail[64];          /* "sent 1E1C, computed 1E1D" */
 };
 
 struct dsmr_framer {
 	enum dsmr_crc_policy policy;
 	bool crc_seen;            /* AUTO: a good CRC was seen */
+	bool seven_bit;           /* the port has 7 data bits: always strip bit 7 */
+	unsigned char high;       /* bit 7 of any byte of this telegram */
 	int state;
 	size_t len;
 	int ndigits;
@@ -69,11 +88,13 @@ struct dsmr_framer {
 };
 
 void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy);
+/* The port is set to 7 data bits (7E1): bit 7 is noise, strip it always. */
+void dsmr_framer_seven_bit(struct dsmr_framer *f, bool seven_bit);
 /* Consumes bytes until one telegram ends or is dropped.  Returns how many
  * bytes of data it consumed; *ev is filled (and true returned through
- * *got) when something happened.  Call again with the rest.  Bit 7 of
- * every byte is ignored: DSMR is 7-bit ASCII, and a 7E1 meter read on an
- * 8N1 port sets it as the parity bit. */
+ * *got) when something happened.  Call again with the rest.  '/', '!' and
+ * the CRC digits are found with bit 7 ignored; the telegram keeps its
+ * bytes as received unless the line is 7-bit (see enum dsmr_bits). */
 size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got);
 /* The input ended (why DSMR_DROP_EOF) or the link went (DSMR_DROP_LOST):
  * returns true with a drop in *ev when a telegram was begun and not ended. */

@@ -1,7 +1,6 @@
 #include "sink/flatread.h"
-#include "sink/mqttmsg.h"
 
-#include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,13 +12,13 @@ void flat_free(struct flat_reading *f)
 	flat_init(f);
 }
 
-static const char *string_member(const json_t *obj, const char *key)
+/* A string member without a NUL inside (every C consumer would cut it). */
+static const char *string_member(const struct jv *obj, const char *key)
 {
-	const json_t *v = json_object_get(obj, key);
-	/* A string holding a NUL would be cut short by every C consumer. */
-	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+	const struct jv *v = jv_get(obj, key);
+	if (!v || v->type != JV_STRING || strlen(v->s) != v->n)
 		return NULL;
-	return json_string_value(v);
+	return v->s;
 }
 
 static struct flat_value *append(struct flat_reading *f)
@@ -37,21 +36,41 @@ static struct flat_value *append(struct flat_reading *f)
 	return fv;
 }
 
-static void classify(struct flat_value *fv, const json_t *value)
+/* An integer's text that a signed 64-bit field holds. */
+static bool fits_int64(const char *s)
 {
-	if (json_is_integer(value)) {
-		fv->kind = FV_INTEGER;
-		snprintf(fv->text, sizeof fv->text, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
-	} else if (json_is_real(value)) {
-		fv->kind = mm_number_text(value, fv->text, sizeof fv->text) > 0 ? FV_DECIMAL : FV_OTHER;
-	} else if (json_is_boolean(value)) {
+	errno = 0;
+	char *end;
+	(void)strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static void classify(struct flat_value *fv, const struct jv *value)
+{
+	fv->kind = FV_OTHER;
+	if (!value)
+		return;
+	switch (value->type) {
+	case JV_NUMBER:
+		if (value->n >= sizeof fv->text)
+			return;
+		memcpy(fv->text, value->s, value->n);
+		fv->text[value->n] = '\0';
+		fv->kind = strpbrk(fv->text, ".eE") || !fits_int64(fv->text) ? FV_DECIMAL : FV_INTEGER;
+		return;
+	case JV_TRUE:
+	case JV_FALSE:
 		fv->kind = FV_BOOL;
-		snprintf(fv->text, sizeof fv->text, "%s", json_is_true(value) ? "true" : "false");
-	} else if (json_is_string(value) && strlen(json_string_value(value)) == json_string_length(value)) {
-		fv->kind = FV_STRING;
-		fv->str = json_string_value(value);
-	} else {
-		fv->kind = FV_OTHER;
+		strcpy(fv->text, value->type == JV_TRUE ? "true" : "false");
+		return;
+	case JV_STRING:
+		if (strlen(value->s) == value->n) {
+			fv->kind = FV_STRING;
+			fv->str = value->s;
+		}
+		return;
+	default:
+		return;
 	}
 }
 
@@ -67,20 +86,19 @@ int flat_from_reading(struct flat_reading *f, const struct reading *r)
 		f->meter_id = string_member(r->meter, "serial");
 	if (!r->values)
 		return 0;
-	for (void *it = json_object_iter(r->values); it; it = json_object_iter_next(r->values, it)) {
-		const char *name = json_object_iter_key(it);
-		const json_t *entry = json_object_iter_value(it);
-		if (strlen(name) != json_object_iter_key_len(it) || !*name || !json_is_object(entry)) {
+	for (size_t i = 0; i < r->values->n; i++) {
+		const struct jmember *m = &r->values->m[i];
+		if (!*m->key || m->v.type != JV_OBJECT) {
 			f->skipped++;
 			continue;
 		}
 		struct flat_value *fv = append(f);
 		if (!fv)
 			return -1;
-		fv->name = name;
-		classify(fv, json_object_get(entry, "value"));
-		fv->unit = string_member(entry, "unit");
-		fv->time = string_member(entry, "time");
+		fv->name = m->key;
+		classify(fv, jv_get(&m->v, "value"));
+		fv->unit = string_member(&m->v, "unit");
+		fv->time = string_member(&m->v, "time");
 	}
 	return 0;
 }

@@ -14,20 +14,20 @@
 #include "line/reading.h"
 
 enum flat_kind {
-	FV_INTEGER, /* a JSON number without fraction or exponent: "-12" */
-	FV_DECIMAL, /* any other JSON number: "1.193", "1e3" */
+	FV_INTEGER, /* a JSON number without fraction or exponent: "-12", within 64 bits */
+	FV_DECIMAL, /* any other JSON number: "1.193", "1e3", a longer integer */
 	FV_STRING,
 	FV_BOOL,    /* text is "true" or "false" */
 	FV_OTHER,   /* null, array, object: nothing a sink writes */
 };
 
-/* Number text needs at most this (mm_number_text's 40, plus room). */
-#define FLAT_TEXT_MAX 48
+/* Longest number text kept (a longer number is FV_OTHER: no meter has one). */
+#define FLAT_TEXT_MAX 64
 
 struct flat_value {
 	const char *name;
 	enum flat_kind kind;
-	char text[FLAT_TEXT_MAX];  /* numbers and booleans */
+	char text[FLAT_TEXT_MAX];  /* numbers (their text in the line) and booleans */
 	const char *str;           /* FV_STRING: the string (may hold no NUL) */
 	const char *unit;          /* or NULL */
 	const char *time;          /* the meter's own stamp, or NULL */
