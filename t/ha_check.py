@@ -2,6 +2,7 @@
 """ha_check.py: checks MQTT discovery and states the way Home Assistant takes them.
 
 usage: ha_check.py [--ha-prefix P] [--expect-text PARAM=FILE] [--expect-missing N] CAPTURE
+       ha_check.py --available-at UNIXTIME CAPTURE
 
 CAPTURE holds the messages a broker carried, one a line, as
 `mosquitto_sub -F '%t %x'` writes them (topic, space, payload in hex).  Every
@@ -9,7 +10,9 @@ sensor config under P/sensor/ is checked against the rules below, taken from
 Home Assistant's own code; every value_template and json_attributes_template
 is rendered with Jinja2 on every payload its state topic carried, and the
 result is taken as homeassistant/components/mqtt/sensor.py takes it.  Prints a
-summary; exits 1 naming each entity and rule broken.
+summary; exits 1 naming each entity and rule broken.  With --available-at
+(and a capture written with '%U %t %x'), prints whether Home Assistant shows
+each entity available at that time: its availability topic and expire_after.
 
 Sources (home-assistant/core, the files and commits named):
   [UNITS]  components/sensor/const.py @00eb668: DEVICE_CLASS_UNITS
@@ -118,6 +121,9 @@ COUNTER_OR_CODE = re.compile(
     r"(_count(_\d+)?$|_counter$|^info_code$|_device_type(_\d+)?$|_position(_\d+)?$|_tariff$|_date|^meter_time$"
     r"|_number(_[a-z]|_\d+)?$|_identifier|_id$|checksum|_edition$|_header$|_information$|_state$|^customer_)")
 
+# Peaks, averages and limits: values of a moment even in a unit of a total.
+PEAK_OR_LIMIT = re.compile(r"(^max_|^min_|^avg_|_limit(_\d+)?$|^maximum_demand|_threshold|^max_current|_per_pulse)")
+
 
 def problem(problems, uid, rule, why):
     problems.append(f"{uid}: {rule}: {why}")
@@ -197,11 +203,12 @@ def check_config(cfg, uid, problems):
                 problem(problems, uid, "[ENERGY]", f"{dc} in {unit}: the Energy dashboard refuses it")
     # A meter's totals: energy in an energy unit is offered to the Energy
     # dashboard only as device_class energy [ENERGY]; no total is averaged.
-    if unit in ENERGY_UNITS and dc != "energy":
+    peak_or_limit = PEAK_OR_LIMIT.search(entity_param(cfg))
+    if unit in ENERGY_UNITS and dc != "energy" and not peak_or_limit:
         problem(problems, uid, "[ENERGY]", f"{unit} without device_class energy: not offered")
     if isinstance(unit, str) and re.search(r"x10$", unit):
         problem(problems, uid, "[UNITS]", f"{unit}: a scaled unit Home Assistant does not know")
-    if sc == "measurement" and (unit in ENERGY_UNITS | VOLUME_UNITS or str(unit).endswith(("Wh", "varh", "VAh"))):
+    if sc == "measurement" and not peak_or_limit and (unit in ENERGY_UNITS | VOLUME_UNITS or str(unit).endswith(("Wh", "varh", "VAh"))):
         problem(problems, uid, "[STATE]", f"a total in {unit} as a measurement")
     if sc == "measurement":
         if COUNTER_OR_CODE.search(entity_param(cfg)):
@@ -293,19 +300,48 @@ def take_attributes(cfg, payload, uid, problems):
 
 
 def read_capture(path):
+    """(time, topic, payload) per line of '%t %x' or '%U %t %x' (time None
+    without %U)."""
     msgs = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
             if not line:
                 continue
-            topic, _, hexpayload = line.rpartition(" ")
-            msgs.append((topic, bytes.fromhex(hexpayload).decode("utf-8")))
+            rest, _, hexpayload = line.rpartition(" ")
+            when = None
+            first, _, topic = rest.partition(" ")
+            if topic and re.fullmatch(r"[0-9]+\.[0-9]+", first):
+                when = float(first)
+            else:
+                topic = rest
+            msgs.append((when, topic, bytes.fromhex(hexpayload).decode("utf-8")))
     return msgs
 
 
+def availability_at(at, configs, msgs):
+    """What Home Assistant shows for each entity at time at, from a capture
+    with times: MqttAvailabilityMixin (the last payload on the availability
+    topic) and expire_after [SENSOR] (a state message within expire_after
+    seconds before)."""
+    lines = []
+    for topic, payload in sorted(configs.items()):
+        cfg = json.loads(payload)
+        before = [(w, t, p) for w, t, p in msgs if w is not None and w <= at]
+        avail = [p for w, t, p in before if t == cfg.get("availability_topic")]
+        states = [w for w, t, p in before if t == cfg.get("state_topic")]
+        if avail and avail[-1] == cfg.get("payload_not_available", "offline"):
+            verdict = "unavailable: offline"
+        elif cfg.get("expire_after") and (not states or at - states[-1] > cfg["expire_after"]):
+            verdict = "unavailable: expired"
+        else:
+            verdict = "available"
+        lines.append(f"{cfg.get('unique_id')} {verdict}")
+    return lines
+
+
 def main(argv):
-    ha_prefix, expect_text, expect_missing, path = "homeassistant", {}, 0, None
+    ha_prefix, expect_text, expect_missing, path, at = "homeassistant", {}, 0, None, None
     args = iter(argv)
     for a in args:
         if a == "--ha-prefix":
@@ -316,21 +352,27 @@ def main(argv):
                 expect_text[param] = f.read().rstrip("\n")
         elif a == "--expect-missing":
             expect_missing = int(next(args))
+        elif a == "--available-at":
+            at = float(next(args))
         else:
             path = a
     msgs = read_capture(path)
     problems = []
     configs, states = {}, {}
     config_re = re.compile("^" + re.escape(ha_prefix) + r"/sensor/([A-Za-z0-9_-]+/)?[A-Za-z0-9_-]+/config$")
-    for topic, payload in msgs:
+    for _, topic, payload in msgs:
         if config_re.match(topic):
             if payload:
                 configs[topic] = payload
         else:
             states.setdefault(topic, []).append(payload)
 
+    if at is not None:
+        print("\n".join(availability_at(at, configs, msgs)))
+        return 0
     uids, device_of_pipeline, pipeline_of_device = {}, {}, {}
     renders = missing = attrs_checked = 0
+    seen_text = set()
     for topic, payload in sorted(configs.items()):
         try:
             cfg = json.loads(payload)
@@ -381,9 +423,9 @@ def main(argv):
                 problem(problems, uid, "long text", f"state {last!r:.60} is not the text cut to {STATE_MAX}")
             if "json_attributes_template" not in cfg:
                 problem(problems, uid, "long text", "no attribute holds the whole text")
-            expect_text[param] = None  # seen
-    for param, want in expect_text.items():
-        if want is not None:
+            seen_text.add(param)
+    for param in expect_text:
+        if param not in seen_text:
             problems.append(f"{param}: no entity for the expected text")
     if missing < expect_missing:
         problems.append(f"only {missing} renders on a reading lacking the value, expected {expect_missing}")

@@ -310,16 +310,17 @@ static void by_unit(const char *param, const char *unit, enum kind kind, struct 
 	}
 	c->unit = u->ha;
 	c->device_class = u->q == Q_VOLUME ? volume_class(param, u->ha) : u->device_class;
-	if (kind == SETTING) {
+	/* A limit or a peak of a quantity that is otherwise a total (a tariff
+	 * limit in kWh) is no total: the unit without the class, which would
+	 * offer it to the Energy dashboard [ENERGY]. */
+	if ((kind == SETTING || kind == MEASURE) && c->device_class && !class_takes_measurement(c->device_class))
+		c->device_class = NULL;
+	if (kind == SETTING)
 		c->diagnostic = true;
-		return;
-	}
-	if (kind == MEASURE) {
+	else if (kind == MEASURE)
 		c->state_class = MEASUREMENT;
-		if (c->device_class && !class_takes_measurement(c->device_class))
-			c->device_class = NULL;
+	if (kind != BY_UNIT)
 		return;
-	}
 	c->state_class = u->q == Q_NOW ? MEASUREMENT : TOTAL;
 }
 
