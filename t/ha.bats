@@ -57,7 +57,14 @@ kmp_lines() {
 	done > "$TMP/kmp.jsonl"
 	n=$(jq -r '.values[].unit // empty' "$TMP/kmp.jsonl" | sort -u | wc -l)
 	[ "$n" -ge 55 ]
-	! grep -q 'x10"' "$TMP/kmp.jsonl" # scaled units leave in the base unit
+	# scaled units leave in the base unit, ten times the value, exactly
+	! grep -q 'x10"' "$TMP/kmp.jsonl"
+	run jq -c 'select(.device | test("unit0x3[789]")) | [.device, .values.energy.value, .values.energy.unit]' "$TMP/kmp.jsonl"
+	assert_output - <<'EOF'
+["unit0x37",125,"m3"]
+["unit0x38",125,"t"]
+["unit0x39",125,"GJ"]
+EOF
 	mqttpub -p "$BROKER_PORT" -t heat --homeassistant < "$TMP/kmp.jsonl"
 	stop_capture
 	run python3 "$CHECK" "$TMP/cap"
