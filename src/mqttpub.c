@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "base/text.h"
 #include "base/util.h"
 #include "line/linein.h"
 #include "line/reading.h"
@@ -485,15 +486,6 @@ static void parse_options(int argc, char **argv)
 
 /* ---- the device and its client id ---- */
 
-static uint32_t fnv1a(uint32_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* m2m-<device>-<hash of host, prefix, type, device>: two gateways (or two
  * devices on one gateway) never share an id and kick each other off, and
  * the id stays within the 23 characters MQTT 3.1.1 brokers must accept. */
@@ -501,10 +493,10 @@ static char *default_client_id(const char *type, const char *device)
 {
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV1A32_INIT;
 	const char *parts[] = { host, opt.prefix, type, device };
 	for (size_t i = 0; i < 4; i++)
-		h = fnv1a(h, parts[i], strlen(parts[i]) + 1);
+		h = fnv1a32(h, parts[i], strlen(parts[i]) + 1);
 	char id[32];
 	snprintf(id, sizeof id, "m2m-%.10s-%08x", device, (unsigned)h);
 	return strdup(id);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/text.h"
 #include "line/jsonw.h"
 #include "sink/ha_classes.h"
 
@@ -12,8 +13,7 @@
 static void sanitize_id(char *s)
 {
 	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+		if (!is_id_char(*s))
 			*s = '_';
 	}
 }
@@ -121,9 +121,9 @@ int ha_config(const struct mm_opts *o, const struct ha_settings *s, const struct
               struct mm_msg *out)
 {
 	memset(out, 0, sizeof *out);
-	const json_t *entry = r->values ? json_object_get(r->values, param) : NULL;
-	const json_t *value = json_is_object(entry) ? json_object_get(entry, "value") : NULL;
-	if (!value || json_is_null(value) || json_is_array(value) || json_is_object(value))
+	const struct jv *entry = jv_get(r->values, param);
+	const struct jv *value = jv_get(entry, "value");
+	if (!value || value->type == JV_NULL || value->type == JV_ARRAY || value->type == JV_OBJECT)
 		return 0;
 	if (!mm_param_valid(param, &(const char *){ NULL }) || !plain_name(param))
 		return 0;
@@ -137,7 +137,7 @@ int ha_config(const struct mm_opts *o, const struct ha_settings *s, const struct
 	snprintf(uid, sizeof uid, "%s_%s", node, object);
 
 	struct ha_class c;
-	ha_classify(param, reading_string(entry, "unit"), json_is_number(value), &c);
+	ha_classify(param, reading_string(entry, "unit"), value->type == JV_NUMBER, &c);
 	char *name = humanize(param);
 	char *state = mm_topic(o->prefix, r->type, r->device, o->mode == MM_JSON_READING ? NULL : param);
 	if (!name || !state) {
@@ -257,9 +257,8 @@ void ha_announce(struct ha_registry *h, const struct mm_opts *o, const struct ha
 {
 	if (!r->values)
 		return;
-	const char *param;
-	json_t *entry;
-	json_object_foreach(r->values, param, entry) {
+	for (size_t i = 0; i < r->values->n; i++) {
+		const char *param = r->values->m[i].key;
 		char key[512];
 		int kn = snprintf(key, sizeof key, "%s%c%s%c%s", r->type, 0, r->device, 0, param);
 		if (kn < 0 || (size_t)kn >= sizeof key || ha_find(h, key, (size_t)kn))

@@ -17,9 +17,9 @@
  *   [ENERGY] components/energy/validate.py @002ef74: grid energy in any
  *            UnitOfEnergy, gas in energy or m³/ft³/CCF/MCF/L, water in
  *            m³/L/gal/ft³/CCF/MCF, always total or total_increasing.
- * Parameter names are those of the readers: lib/meter/obis.c (DSMR P1, also
- * used by smlread and the encrypted P1 reader) and lib/meter/kmp.c
- * (Kamstrup MULTICAL registers). */
+ * Parameter names are those of the readers: lib/meter/obis.c and mbus.c
+ * (DSMR P1, also used by smlread and the encrypted P1 reader) and
+ * lib/meter/kmp.c (Kamstrup MULTICAL registers). */
 #include "sink/ha_classes.h"
 
 #include <stddef.h>
