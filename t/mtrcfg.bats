@@ -129,6 +129,19 @@ Y
 	[ "$(stat -c '%i %Y' "$s/run" "$s/.m2m-generated")" = "$before" ]
 }
 
+@test "mtrcfg: Home Assistant's expire_after is three of the device's intervals, a minute at least" {
+	echo "homeassistant: { enabled: true }" >> "$TMP/etc/config.yaml"
+	printf 'type: fake\nvalue: 5\npoll_interval: 2\n' > "$TMP/etc/config.d/f1.yaml"
+	printf 'type: fake\nvalue: 5\npoll_interval: 600\n' > "$TMP/etc/config.d/f2.yaml"
+	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f3.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	grep -q "'--homeassistant' '--expire-after' '60' &$" "$TMP/scan/f1/run"
+	grep -q "'--homeassistant' '--expire-after' '1800' &$" "$TMP/scan/f2/run"
+	# no interval known: no expiry
+	grep -q "'--homeassistant' &$" "$TMP/scan/f3/run"
+}
+
 @test "mtrcfg: the password lives in env/ (0700, file 0600), never in run" {
 	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
 	printf 'mqtt:\n  username: meter\n  password: "pa ss$(x)\x27w"\n' >> "$TMP/etc/config.yaml"
