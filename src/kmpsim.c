@@ -53,12 +53,6 @@ static const char usage_text[] =
 	"  -v, --verbose         log every request on stderr\n"
 	"  -h, --help, --version\n";
 
-_Noreturn static void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
-
 struct sim_register {
 	uint16_t id;
 	uint8_t unit, siex, len;
@@ -578,7 +572,8 @@ int main(int argc, char **argv)
 	const char *target = NULL;
 	int c;
 	long n;
-	while ((c = getopt_long(argc, argv, "o:s:r:vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:s:r:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': target = optarg; break;
 		case 's': {
@@ -630,15 +625,17 @@ int main(int argc, char **argv)
 				die(EXIT_USAGE, "--revision %s: expected a letter and a number, such as F1", optarg);
 			sim.revision = (uint16_t)((optarg[0] - 'A' + 1) << 8 | n);
 			break;
-		case O_VERSION: print_version();
-		case 'h': usage(EXIT_OK);
-		default: usage(EXIT_USAGE);
+		case O_VERSION: print_version(argc);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (!target && optind < argc)
 		target = argv[optind++];
-	if (!target || optind != argc)
-		usage(EXIT_USAGE);
+	if (!target)
+		usage_die(usage_text, "no port: give -o PORT or a port argument");
+	if (optind != argc)
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	int bits = 1 + sim.line.data_bits + (sim.line.parity != 'N') + sim.line.stop_bits;
 	sim.byte_ns = (int64_t)bits * 1000000000 / sim.line.baud;
 	run(target);

@@ -451,7 +451,7 @@ static void parse_options(int argc, char **argv)
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);
 		case OPT_VERSION:
-			print_version();
+			print_version(argc);
 		case ':':
 			usage_error("%s needs a value", argv[optind - 1]);
 		default:

@@ -1014,12 +1014,6 @@ static int watch(int scanfd)
 
 /* ---- main ---- */
 
-static _Noreturn void usage(int code)
-{
-	fputs(USAGE, code ? stderr : stdout);
-	exit(code);
-}
-
 static int open_scan_dir(void)
 {
 	int fd = open(scan_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1052,7 +1046,8 @@ int main(int argc, char **argv)
 	};
 	bool check = false, list = false, watching = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:d:o:s:l:wh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:d:o:s:l:wh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
 		case 'd': config_dir = optarg; break;
@@ -1064,37 +1059,26 @@ int main(int argc, char **argv)
 				sup = SUP_RUNIT;
 			else if (!strcmp(optarg, "s6"))
 				sup = SUP_S6;
-			else {
-				warnx("-s: unknown supervisor '%s' (runit or s6)", optarg);
-				usage(EXIT_USAGE);
-			}
+			else
+				usage_die(USAGE, "-s: unknown supervisor '%s' (runit or s6)", optarg);
 			sup_given = true;
 			break;
 		case OPT_DEBOUNCE:
-			if (parse_long(optarg, 0, 600000, &debounce_ms) < 0) {
-				warnx("--debounce: '%s' is not a number of milliseconds (0-600000)", optarg);
-				usage(EXIT_USAGE);
-			}
+			debounce_ms = arg_long("--debounce", optarg, 0, 600000, "milliseconds, 0 to 600000");
 			break;
 		case OPT_CHECK: check = true; break;
 		case OPT_LIST_TYPES: list = true; break;
-		case OPT_VERSION: print_version();
-		case 'h': usage(EXIT_OK);
-		default: usage(EXIT_USAGE);
+		case OPT_VERSION: print_version(argc);
+		case 'h': fputs(USAGE, stdout); exit_listed();
+		default: usage_bad_option(USAGE, c, argv);
 		}
 	}
-	if (optind < argc) {
-		warnx("unexpected argument '%s'", argv[optind]);
-		usage(EXIT_USAGE);
-	}
-	if ((check || list) + (scan_dir != NULL) > 1 || (check && list) || (watching && !scan_dir)) {
-		warnx("choose one of --check, --list-types, -o scandir (with -w to keep watching)");
-		usage(EXIT_USAGE);
-	}
-	if (!check && !list && !scan_dir) {
-		warnx("nothing to do: give -o scandir, --check or --list-types");
-		usage(EXIT_USAGE);
-	}
+	if (optind < argc)
+		usage_die(USAGE, "unexpected argument '%s'", argv[optind]);
+	if ((check || list) + (scan_dir != NULL) > 1 || (check && list) || (watching && !scan_dir))
+		usage_die(USAGE, "choose one of --check, --list-types, -o scandir (with -w to keep watching)");
+	if (!check && !list && !scan_dir)
+		usage_die(USAGE, "nothing to do: give -o scandir, --check or --list-types");
 	if (!config_path)
 		config_path = getenv("METER2MQTT_CONFIG");
 	if (!config_path || !*config_path)

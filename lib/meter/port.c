@@ -97,6 +97,20 @@ int port_spec_from_options(const char *port, const char *connection, const char 
 	return 0;
 }
 
+int port_options_check(const char *port, const char *connection, const char *host, char *spec, size_t speclen,
+                       char *why, size_t whylen)
+{
+	if (port_spec_from_options(port, connection, host, spec, speclen, why, whylen) < 0)
+		return -1;
+	struct port p;
+	char inner[200];
+	if (strncmp(spec, "tcp://", 6) == 0 && port_init(&p, spec, NULL, inner, sizeof inner) < 0) {
+		snprintf(why, whylen, "%s: %s", spec, inner);
+		return -1;
+	}
+	return 0;
+}
+
 int port_init(struct port *p, const char *spec, const struct serial_params *serial, char *why, size_t whylen)
 {
 	memset(p, 0, sizeof *p);
