@@ -215,6 +215,7 @@ static void usage_error(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vusage_die(usage_text, fmt, ap);
+	// cppcheck-suppress va_end_missing ; vusage_die does not return
 }
 
 /* ---- options ---- */

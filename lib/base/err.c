@@ -146,6 +146,7 @@ void usage_die(const char *usage, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vusage_die(usage, fmt, ap);
+	// cppcheck-suppress va_end_missing ; vusage_die does not return
 }
 
 void usage_bad_option(const char *usage, int c, char *const *argv)
@@ -168,26 +169,30 @@ void print_version(int argc)
 	exit_listed();
 }
 
+/* "opt: 's': expected what", or the range when there is no what. */
+static _Noreturn void bad_number(const char *opt, const char *s, const char *what, const char *range)
+{
+	die(EXIT_USAGE, "%s: '%s': expected %s", opt, s, what ? what : range);
+}
+
 long arg_long(const char *opt, const char *s, long lo, long hi, const char *what)
 {
 	long v;
-	if (parse_long(s, lo, hi, &v) < 0) {
-		if (what)
-			die(EXIT_USAGE, "%s: '%s': expected %s", opt, s, what);
-		die(EXIT_USAGE, "%s: '%s': expected a whole number from %ld to %ld", opt, s, lo, hi);
-	}
-	return v;
+	char range[80];
+	if (parse_long(s, lo, hi, &v) == 0)
+		return v;
+	snprintf(range, sizeof range, "a whole number from %ld to %ld", lo, hi);
+	bad_number(opt, s, what, range);
 }
 
 double arg_double(const char *opt, const char *s, double lo, double hi, const char *what)
 {
 	double v;
-	if (parse_double(s, lo, hi, &v) < 0) {
-		if (what)
-			die(EXIT_USAGE, "%s: '%s': expected %s", opt, s, what);
-		die(EXIT_USAGE, "%s: '%s': expected a number from %g to %g", opt, s, lo, hi);
-	}
-	return v;
+	char range[80];
+	if (parse_double(s, lo, hi, &v) == 0)
+		return v;
+	snprintf(range, sizeof range, "a number from %g to %g", lo, hi);
+	bad_number(opt, s, what, range);
 }
 
 void exit_listed(void)

@@ -54,7 +54,7 @@ void warn_limited(struct ratelimit *rl, const char *fmt, ...) __attribute__((for
  * "usage: prog [-d ID] ... [PORT]") and "try 'prog -h'" on stderr; exit 2.
  * The whole help is for -h alone. */
 _Noreturn void usage_die(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-_Noreturn void vusage_die(const char *usage, const char *fmt, va_list ap);
+_Noreturn void vusage_die(const char *usage, const char *fmt, va_list ap) __attribute__((noreturn));
 /* getopt_long's ':' (a value missing; the optstring must begin with ':')
  * or '?' (an unknown option) as usage_die, naming the option. */
 _Noreturn void usage_bad_option(const char *usage, int c, char *const *argv);

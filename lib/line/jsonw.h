@@ -53,8 +53,8 @@ void jw_raw_value(struct jw *w, const char *json, size_t n);
 void jw_keyn_plain(struct jw *w, const char *key, size_t n);
 void jw_stringn_plain(struct jw *w, const char *s, size_t n);
 
-/* Appends "\n" and writes the whole line to fd in one go (retrying short
- * writes and EINTR).  Returns 0, or -1 with errno set. */
+/* Appends "\n" and writes the whole line to fd (write_all: short writes,
+ * EINTR, a non-blocking fd).  Returns 0, or -1 with errno set. */
 int jw_write_line(struct jw *w, int fd);
 
 /* Escapes s into a JSON string literal (with quotes) appended to w's buffer

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/files.h"
 
 int serial_params_parse(const char *s, struct serial_params *out)
 {
@@ -393,25 +394,9 @@ ssize_t port_read(struct port *p, void *buf, size_t n, int timeout_ms)
 
 int port_write(struct port *p, const void *buf, size_t n)
 {
-	const char *b = buf;
-	while (n) {
-		ssize_t w = write(p->fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { p->fd, POLLOUT, 0 };
-				if (poll(&pfd, 1, 5000) <= 0) {
-					snprintf(p->why, sizeof p->why, "write timed out");
-					return -1;
-				}
-				continue;
-			}
-			snprintf(p->why, sizeof p->why, "%s", strerror(errno));
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
+	if (write_all(p->fd, buf, n, 5000) < 0) {
+		snprintf(p->why, sizeof p->why, "%s", errno == ETIMEDOUT ? "write timed out" : strerror(errno));
+		return -1;
 	}
 	return 0;
 }
