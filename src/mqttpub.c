@@ -188,23 +188,17 @@ static struct ratelimit bad_line_rl = RATELIMIT_INIT(10, 20);
 _Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n%s", prog_name, msg, usage_text);
-	exit(EXIT_USAGE);
+	vusage_die(usage_text, fmt, ap);
+	// cppcheck-suppress va_end_missing ; vusage_die does not return
 }
 
 /* ---- options ---- */
 
 static long number_arg(const char *name, const char *s, long min, long max)
 {
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		usage_error("%s: not a number from %ld to %ld: %s", name, min, max, s);
-	return v;
+	return arg_long(name, s, min, max, NULL);
 }
 
 /* 16M, 512k, 1G, or plain bytes: 64 bits, also on a 32-bit system. */
@@ -318,7 +312,7 @@ static void parse_options(int argc, char **argv)
 	/* -h means the host, as in mosquitto_pub; alone it asks for help. */
 	if (argc >= 2 && strcmp(argv[argc - 1], "-h") == 0) {
 		fputs(usage_text, stdout);
-		exit(EXIT_OK);
+		exit_listed();
 	}
 	bool json = false, json_values = false;
 	int c;
@@ -431,9 +425,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
-			exit(EXIT_OK);
+			exit_listed();
 		case OPT_VERSION:
-			print_version();
+			print_version(argc);
 		case ':':
 			usage_error("%s needs a value", argv[optind - 1]);
 		default:
