@@ -47,6 +47,7 @@ struct base_conf {
 	struct type_program *types;
 	size_t n_types;
 	char *mqttpub;       /* the publisher program, when not the usual one */
+	char *state_dir;     /* where each device's spool lives (<state_dir>/<id>) */
 };
 
 /* One device key turned into one reader option by the documented rule. */
