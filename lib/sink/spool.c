@@ -463,6 +463,8 @@ void spool_close(struct spool *s)
 	if (s->segfd >= 0) {
 		if (sync_now(s, mono_ms()) < 0)
 			warn_errno("spool %s", s->dir);
+		logmsg(LOG_INFO, "spool %s: %" PRIu64 " bytes written, %lu dropped, %lu torn", s->dir, s->written,
+		       s->dropped, s->torn);
 		if (s->q->count == 0) {
 			/* Everything delivered: nothing to replay. */
 			while (s->seg_first <= s->seg_cur)
