@@ -114,7 +114,10 @@ Y
 	assert_output "mtrcfg: Started device: f1 (fake)"
 	s=$TMP/scan/f1
 	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2' |" "$s/run"
-	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' &" "$s/run"
+	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1' &" "$s/run"
+	# the device's spool directory, made by mtrcfg
+	[ -d "$TMP/state/f1" ]
+	[ "$(stat -c %a "$TMP/state/f1")" = 700 ]
 	grep -q 'exec chpst -P -e ./env ./run pipeline' "$s/run"
 	grep -qx "exec svlogd -tt '$TMP/log/f1'" "$s/log/run"
 	grep -qx "mkdir -p -m 0750 '$TMP/log/f1' || exit 1" "$s/log/run"

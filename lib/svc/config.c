@@ -10,7 +10,8 @@
 
 /* ---- config.yaml ---- */
 
-static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "types_dir", "types", "mqttpub" };
+static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "types_dir", "types", "mqttpub",
+	                                 "state_dir" };
 static const char *const mqtt_keys[] = { "host",      "port",      "topic_prefix", "username", "password",
                                          "password_file", "client_id", "qos",      "retain",   "keepalive",
                                          "protocol",  "tls" };
@@ -146,6 +147,8 @@ static void top_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_n
 		yw_each_pair(w, v, "'types'", NULL, 0, types_pair, c);
 	} else if (!strcmp(key, "mqttpub")) {
 		yw_set_str(w, v, key, &c->mqttpub);
+	} else if (!strcmp(key, "state_dir")) {
+		yw_set_str(w, v, key, &c->state_dir);
 	} else if (v->type == YAML_SEQUENCE_NODE) { /* types_dir: [a, b] */
 		for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
 			yaml_node_t *item = yw_node(w, *i);
@@ -184,7 +187,8 @@ void base_conf_free(struct base_conf *c)
 	struct mqtt_conf *m = &c->mqtt;
 	char *strs[] = { m->host,    m->topic_prefix, m->username,  m->password, m->password_file,
 		         m->client_id, m->protocol,   m->ca_file,   m->ca_path,  m->cert_file,
-		         m->key_file,  m->tls_version, c->log_level, c->log_dir,  c->ha_prefix, c->mqttpub };
+		         m->key_file,  m->tls_version, c->log_level, c->log_dir,  c->ha_prefix, c->mqttpub,
+		         c->state_dir };
 	for (size_t i = 0; i < N(strs); i++)
 		free(strs[i]);
 	for (size_t i = 0; i < c->n_types_dirs; i++)

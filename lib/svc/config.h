@@ -41,6 +41,7 @@ struct base_conf {
 	struct type_program *types;
 	size_t n_types;
 	char *mqttpub;       /* the publisher program, when not the usual one */
+	char *state_dir;     /* where each device's spool lives (<state_dir>/<id>) */
 };
 
 /* Returns 0 when the file is valid, -1 after adding errors to d.  An

@@ -170,7 +170,7 @@ static long expire_after_s(const struct device_conf *c)
 
 /* mqttpub's command line for one device (never the password). */
 static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
-                       const char *id, long expire_after)
+                       const char *id, long expire_after, const char *spool)
 {
 	const struct mqtt_conf *m = &b->mqtt;
 	char **v = NULL, num[32];
@@ -232,6 +232,8 @@ static char **pub_argv(const struct base_conf *b, const char *config_path, const
 	/* so that its status topic is right before the first reading */
 	add_arg(&v, &n, "--type", type);
 	add_arg(&v, &n, "--device", id);
+	if (spool)
+		add_arg(&v, &n, "--spool", spool);
 	if (b->ha_enabled) {
 		add_arg(&v, &n, "--homeassistant", NULL);
 		if (b->ha_prefix)
@@ -457,6 +459,27 @@ static char *device_log_dir(const struct pass *p, const char *id)
 	return out;
 }
 
+/* <state_dir>/<id>, the device's spool: made here (mqttpub would make
+ * the last level itself, not the parents). */
+static char *device_state_dir(const struct pass *p, const char *id)
+{
+	const char *base = p->base.state_dir ? p->base.state_dir : "/var/lib/meter2mqtt";
+	char *abs = path_beside(p->env->config_path, base), *out;
+	if (asprintf(&out, "%s/%s", abs ? abs : base, id) < 0)
+		out = NULL;
+	free(abs);
+	if (out) {
+		for (char *s = out + 1; (s = strchr(s, '/')); s++) {
+			*s = '\0';
+			mkdir(out, 0755);
+			*s = '/';
+		}
+		if (mkdir(out, 0700) < 0 && errno != EEXIST)
+			warnx("cannot create %s (mqttpub's spool for %s): %s", out, id, strerror(errno));
+	}
+	return out;
+}
+
 static bool mqttpub_ok(struct pass *p, char **argv)
 {
 	size_t n = 0;
@@ -496,8 +519,11 @@ static void sync_services(struct pass *p)
 		struct dev *dv = &p->devs[i];
 		if (!dv->valid)
 			continue;
-		char **rargv = reader_argv(dv, false), **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
-		                                                             expire_after_s(&dv->conf));
+		char *statedir = device_state_dir(p, dv->id);
+		char **rargv = reader_argv(dv, false),
+		     **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
+		                        expire_after_s(&dv->conf), statedir);
+		free(statedir);
 		char *logdir = device_log_dir(p, dv->id);
 		struct svc_spec spec = { .id = dv->id,
 			                 .type = dv->conf.type,
