@@ -4,7 +4,10 @@
  *                              decrypted with $P1_KEY (and $P1_AUTH_KEY):
  *                              one line per APDU, "plain HEX" for the
  *                              decrypted bytes, or "drop WHY"
- *   dlmscheck x25 HEX          CRC-16/X.25 of the bytes, 4 hex digits */
+ *   dlmscheck x25 HEX          CRC-16/X.25 of the bytes, 4 hex digits
+ *   dlmscheck seal N < TEXT    N Smarty-style frames (0x30, tag) of the
+ *                              telegram on stdin under $P1_KEY, frame
+ *                              counters 1..N (for t/bench/p1read) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +73,28 @@ static int plain(void)
 	return 0;
 }
 
+static int seal(long count)
+{
+	static unsigned char text[DLMS_MAX_APDU], frame[DLMS_MAX_APDU + 64];
+	static const unsigned char title[8] = { 'S', 'A', 'G', 'g', 'p', 0, 0, 1 };
+	unsigned char ek[DLMS_KEY_LEN], ak[DLMS_KEY_LEN];
+	char why[64];
+	key_from("P1_KEY", ek);
+	dlms_key_parse(DLMS_DEFAULT_AUTH_KEY, ak, why, sizeof why);
+	size_t n = fread(text, 1, sizeof text, stdin);
+	for (long i = 1; i <= count; i++) {
+		size_t m = dlms_seal(ek, ak, title, (uint32_t)i, 0x30, text, n, frame, sizeof frame);
+		if (m == 0 || fwrite(frame, 1, m, stdout) != m)
+			die(EXIT_RUNTIME, "cannot seal");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	err_init(argv[0]);
+	if (argc == 3 && strcmp(argv[1], "seal") == 0)
+		return seal(atol(argv[2]));
 	if (argc == 2 && strcmp(argv[1], "plain") == 0)
 		return plain();
 	if (argc == 3 && strcmp(argv[1], "x25") == 0) {
