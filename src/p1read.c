@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "meter/dlms.h"
 #include "meter/dsmr.h"
 #include "base/err.h"
 #include "line/jsonw.h"
@@ -39,6 +40,10 @@ static const char usage_text[] =
 	"      --connection KIND      serial_port, tcp, file or stdin\n"
 	"      --host HOST            with --connection=tcp: reads tcp://HOST:PORT\n"
 	"      --silence-timeout SEC  TCP: a link silent this long is dead (default 60)\n"
+	"      --key-file FILE        decrypt DLMS/GCM frames with the 32-hex-digit key\n"
+	"                             in FILE (Luxembourg Smarty, Austria); or $P1_KEY\n"
+	"      --auth-key-file FILE   the authentication key (default the Smarty one);\n"
+	"                             or $P1_AUTH_KEY\n"
 	"      --check                check the options, open nothing, exit 0 or 2\n"
 	"      --list                 the known parameters: name, OBIS, unit, meaning\n"
 	"      --list-ports           serial ports, with USB vendor, product and serial\n"
@@ -58,6 +63,8 @@ enum {
 	OPT_DSMR,
 	OPT_VERSION,
 	OPT_SILENCE,
+	OPT_KEY_FILE,
+	OPT_AUTH_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -70,6 +77,8 @@ static const struct option long_options[] = {
 	{ "connection", required_argument, NULL, OPT_CONNECTION },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "silence-timeout", required_argument, NULL, OPT_SILENCE },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+	{ "auth-key-file", required_argument, NULL, OPT_AUTH_KEY_FILE },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "list-ports", no_argument, NULL, OPT_LIST_PORTS },
@@ -100,6 +109,9 @@ struct opts {
 	const char *device;
 	const char *port, *connection, *host;
 	const char *serial, *dsmr;
+	const char *key_file, *auth_key_file;
+	bool have_key, have_auth_key;
+	unsigned char key[DLMS_KEY_LEN], auth_key[DLMS_KEY_LEN];
 	long baudrate;
 	double interval;
 	long silence_s;
@@ -161,6 +173,39 @@ static void choose_serial(struct opts *o)
 		o->sp.baud = (int)o->baudrate;
 }
 
+/* A key from FILE, else from the environment variable; never printed, not
+ * even in part, when it is malformed. */
+static bool load_key(const char *file, const char *env, unsigned char key[DLMS_KEY_LEN])
+{
+	char text[256], why[96];
+	const char *from;
+	if (file) {
+		FILE *fp = fopen(file, "r");
+		if (!fp)
+			die_errno(EXIT_USAGE, "--%s %s", strcmp(env, "P1_KEY") == 0 ? "key-file" : "auth-key-file", file);
+		size_t n = fread(text, 1, sizeof text - 1, fp);
+		bool more = fgetc(fp) != EOF;
+		fclose(fp);
+		text[n] = '\0';
+		if (more || strlen(text) != n)
+			die(EXIT_USAGE, "%s: not a key file: expected 32 hex digits", file);
+		from = file;
+	} else {
+		const char *v = getenv(env);
+		if (!v)
+			return false;
+		if (strlen(v) >= sizeof text)
+			die(EXIT_USAGE, "$%s: not a key: expected 32 hex digits", env);
+		strcpy(text, v);
+		from = env;
+	}
+	int rc = dlms_key_parse(text, key, why, sizeof why);
+	memset(text, 0, sizeof text);
+	if (rc < 0)
+		die(EXIT_USAGE, "%s%s: malformed key: %s", file ? "" : "$", from, why);
+	return true;
+}
+
 static _Noreturn void list_options(void)
 {
 	for (const struct option *lo = long_options; lo->name; lo++)
@@ -185,6 +230,8 @@ static void parse_options(struct opts *o, int argc, char **argv)
 		case OPT_SILENCE:
 			o->silence_s = arg_long("--silence-timeout", optarg, 0, 86400, "seconds, 0 (off) to 86400");
 			break;
+		case OPT_KEY_FILE: o->key_file = optarg; break;
+		case OPT_AUTH_KEY_FILE: o->auth_key_file = optarg; break;
 		case OPT_CHECK: o->check = true; break;
 		case OPT_LIST: dsmr_list_params(stdout); exit_listed();
 		case OPT_LIST_PORTS:
@@ -213,12 +260,23 @@ static void parse_options(struct opts *o, int argc, char **argv)
 		die(EXIT_USAGE, "--device: '%s': expected 1 to 64 of A-Z a-z 0-9 _ -", o->device);
 	choose_serial(o);
 	choose_port(o);
+	o->have_key = load_key(o->key_file, "P1_KEY", o->key);
+	o->have_auth_key = load_key(o->auth_key_file, "P1_AUTH_KEY", o->auth_key);
+	if (o->have_auth_key && !o->have_key)
+		usage_error("%s", "an authentication key without a key (--key-file or $P1_KEY)");
 }
 
 /* ---- the read loop ---- */
 
 static struct dsmr_framer framer;
 static struct dsmr_telegram telegram;
+/* With a key: the DLMS session and a second framer that checks the
+ * telegram a frame decrypts to, CRC and all. */
+static struct dlms_session dlms;
+static struct dsmr_framer inner;
+static unsigned long tag_failures;
+/* Set while the telegram being handled came out of a frame. */
+static const struct dlms_session *decrypted;
 static struct jw line;
 static unsigned long dropped[DSMR_DROP_KINDS];
 static struct ratelimit drop_rl = RATELIMIT_INIT(60, 10);
@@ -269,10 +327,25 @@ static void report_drop(const struct dsmr_event *ev, const char *detail)
 	             dsmr_drop_name(ev->why), detail[0] ? ": " : "", detail);
 }
 
-static void print_reading(const struct opts *o)
+/* "security":{"frame_counter":N,"authenticated":true}: which encrypted
+ * frame the reading came from, and whether a GCM tag vouched for it. */
+static void write_security(const struct dlms_session *s)
+{
+	jw_key(&line, "security");
+	jw_object_begin(&line);
+	jw_key(&line, "frame_counter");
+	jw_int(&line, s->counter);
+	jw_key(&line, "authenticated");
+	jw_bool(&line, s->authenticated);
+	jw_object_end(&line);
+}
+
+static void print_reading(const struct opts *o, const struct dlms_session *from)
 {
 	reading_begin(&line, "dsmr", o->device);
 	dsmr_write_meter(&line, &telegram);
+	if (from)
+		write_security(from);
 	reading_values_begin(&line);
 	dsmr_write_values(&line, &telegram, &o->filter);
 	reading_end(&line);
@@ -283,8 +356,79 @@ static void print_reading(const struct opts *o)
 	}
 }
 
+static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms);
+
+/* A drop of a binary frame, named with the session's why. */
+static void frame_dropped(struct dsmr_event *ev)
+{
+	static const enum dsmr_drop as[] = {
+		[DLMS_FAULT_FRAME] = DSMR_DROP_FRAME,
+		[DLMS_FAULT_TAG] = DSMR_DROP_TAG,
+		[DLMS_FAULT_REPLAY] = DSMR_DROP_REPLAY,
+		[DLMS_FAULT_APDU] = DSMR_DROP_FRAME,
+	};
+	ev->kind = DSMR_EV_DROP;
+	ev->why = as[dlms.fault];
+	report_drop(ev, dlms.why);
+	/* After the first few, once: a key that never fits is the likely cause. */
+	if (dlms.fault == DLMS_FAULT_TAG && ++tag_failures == 3)
+		warnx("3 frames failed their GCM tag: the key (--key-file, $P1_KEY) or the authentication key "
+		      "(--auth-key-file, $P1_AUTH_KEY) is probably wrong");
+	if (dlms.fault == DLMS_FAULT_FRAME || dlms.fault == DLMS_FAULT_TAG)
+		dsmr_framer_rescan(&framer);
+}
+
+/* A frame decrypted to a text telegram: through the second framer, so that
+ * its CRC is checked as a plaintext telegram's would be. */
+static void decrypted_text(const struct opts *o, const struct dsmr_event *outer, int64_t *last_ms)
+{
+	struct dsmr_event ev;
+	size_t off = 0;
+	bool have;
+	while (off < dlms.out_len) {
+		off += dsmr_framer_push(&inner, dlms.out + off, dlms.out_len - off, &ev, &have);
+		if (have) {
+			ev.seq = outer->seq;
+			ev.offset = outer->offset;
+			handle(o, &ev, last_ms);
+		}
+	}
+	if (dsmr_framer_abort(&inner, DSMR_DROP_EOF, &ev)) {
+		ev.seq = outer->seq;
+		ev.offset = outer->offset;
+		report_drop(&ev, "in the decrypted frame");
+	}
+}
+
+static void handle_frame(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms)
+{
+	if (!o->have_key)
+		return;
+	switch (dlms_frame(&dlms, ev->frame, (const unsigned char *)ev->text, ev->len)) {
+	case DLMS_MORE: return;
+	case DLMS_DROP: frame_dropped(ev); return;
+	case DLMS_TEXT:
+		decrypted = &dlms;
+		decrypted_text(o, ev, last_ms);
+		break;
+	case DLMS_NOTIFICATION:
+		ev->kind = DSMR_EV_TELEGRAM;
+		ev->text = dlms.out;
+		ev->len = dlms.out_len;
+		ev->bits = DSMR_BITS_ASCII;
+		decrypted = &dlms;
+		handle(o, ev, last_ms);
+		break;
+	}
+	decrypted = NULL;
+}
+
 static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms)
 {
+	if (ev->kind == DSMR_EV_FRAME) {
+		handle_frame(o, ev, last_ms);
+		return;
+	}
 	if (ev->kind == DSMR_EV_DROP) {
 		report_drop(ev, ev->detail);
 		return;
@@ -302,7 +446,7 @@ static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms
 		return;
 	}
 	*last_ms = now;
-	print_reading(o);
+	print_reading(o, decrypted);
 }
 
 static void summary(void)
@@ -325,6 +469,12 @@ static int run(const struct opts *o)
 	}
 	dsmr_framer_init(&framer, o->crc);
 	dsmr_framer_seven_bit(&framer, o->sp.data_bits == 7);
+	if (o->have_key) {
+		if (dlms_session_init(&dlms, o->key, o->have_auth_key ? o->auth_key : NULL) < 0)
+			die(EXIT_RUNTIME, "libcrypto: cannot make a cipher context");
+		dsmr_framer_binary(&framer, true);
+		dsmr_framer_init(&inner, o->crc);
+	}
 	jw_init(&line);
 	int64_t last_ms = INT64_MIN;
 	int timeout = port.kind == PORT_TCP && o->silence_s > 0 ? (int)o->silence_s * 1000 : -1;

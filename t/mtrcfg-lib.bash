@@ -28,6 +28,7 @@ case $value in *[!0-9]*|'') echo "fake: --value: '$value' is not a number" >&2; 
 [ -n "$check" ] && exit 0
 d=$(dirname "$0")/../../out
 for a; do printf '[%s]\n' "$a"; done > "$d/args.$dev.$$"
+[ -n "${P1_KEY-}" ] && (umask 077 && printf '%s\n' "$P1_KEY" > "$d/key.$dev.$$")
 while :; do
 	printf '{"time":"2026-11-27T10:00:00.000Z","type":"fake","device":"%s","values":{"v":{"value":%s}}}\n' "$dev" "$value"
 	sleep "$interval"

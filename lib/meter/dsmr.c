@@ -8,7 +8,7 @@
 #include "base/util.h"
 #include "line/decimal.h"
 
-enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP };
+enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP, ST_BINARY };
 
 static const char *const drop_names[DSMR_DROP_KINDS] = {
 	[DSMR_DROP_CRC] = "CRC mismatch",
@@ -19,6 +19,9 @@ static const char *const drop_names[DSMR_DROP_KINDS] = {
 	[DSMR_DROP_LOST] = "cut short by the loss of the link",
 	[DSMR_DROP_TOO_LONG] = "longer than 16384 bytes",
 	[DSMR_DROP_GARBAGE] = "garbage",
+	[DSMR_DROP_FRAME] = "bad frame",
+	[DSMR_DROP_TAG] = "GCM tag mismatch",
+	[DSMR_DROP_REPLAY] = "replayed frame",
 };
 
 const char *dsmr_drop_name(enum dsmr_drop why)
@@ -43,6 +46,10 @@ void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 	f->policy = policy;
 	f->crc_seen = false;
 	f->seven_bit = false;
+	f->binary = false;
+	f->rescan_pos = f->rescan_len = 0;
+	f->rescanning = false;
+	f->header_broke = false;
 	f->high = 0;
 	f->state = ST_IDLE;
 	f->len = 0;
@@ -56,6 +63,36 @@ void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 void dsmr_framer_seven_bit(struct dsmr_framer *f, bool seven_bit)
 {
 	f->seven_bit = seven_bit;
+}
+
+void dsmr_framer_binary(struct dsmr_framer *f, bool binary)
+{
+	f->binary = binary;
+}
+
+/* Looks through the frame's bytes after its first again, before the rest
+ * of the input (and before what was left of an earlier look). */
+static void start_rescan(struct dsmr_framer *f, bool binary_only)
+{
+	size_t head = f->len > 1 ? f->len - 1 : 0;
+	size_t tail = f->rescan_len - f->rescan_pos;
+	if (head == 0 || head + tail > sizeof f->rescan)
+		return;
+	memmove(f->rescan + head, f->rescan + f->rescan_pos, tail);
+	memcpy(f->rescan, f->buf + 1, head);
+	if (tail == 0)
+		f->rescan_resume = f->pos;
+	f->rescan_binary_only = binary_only || (tail && f->rescan_binary_only);
+	f->rescan_pos = 0;
+	f->rescan_len = head + tail;
+	f->pos = f->start + 1;
+	f->len = 0;
+}
+
+void dsmr_framer_rescan(struct dsmr_framer *f)
+{
+	/* A bad frame: a '/' in its ciphertext is no telegram. */
+	start_rescan(f, true);
 }
 
 static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int kind, enum dsmr_drop why)
@@ -131,49 +168,59 @@ static bool even_parity(const char *b, size_t n)
 	return true;
 }
 
-/* The CRC of the telegram as received, or, when that fails and bit 7 looks
- * like an even parity bit in every byte, of the telegram without it (then
- * stripped in f->buf).  *bits says which. */
-static unsigned check_crc(struct dsmr_framer *f, enum dsmr_bits *bits)
+/* '/' or '!' with bit 7 set: the parity bit of a 7E1 line (an 8-bit
+ * meter sends them as ASCII). */
+static bool framed_7bit(const struct dsmr_framer *f)
 {
-	if (!f->high) {
-		*bits = DSMR_BITS_ASCII;
-		return dsmr_crc(f->buf, f->len);
-	}
-	if (f->seven_bit) {
+	return ((unsigned char)f->buf[0] | (unsigned char)f->buf[f->len - 1]) & 0x80;
+}
+
+/* Whether the CRC holds over the telegram as received, or, where bit 7
+ * looks like an even parity bit in every byte, without it (then stripped
+ * in f->buf).  *bits says which; *computed is for the message. */
+static bool crc_holds(struct dsmr_framer *f, enum dsmr_bits *bits, unsigned *computed)
+{
+	*bits = DSMR_BITS_ASCII;
+	if (f->high && f->seven_bit) {
 		strip_bit7(f->buf, f->len);
 		*bits = DSMR_BITS_7_SETTINGS;
-		return dsmr_crc(f->buf, f->len);
 	}
-	unsigned crc = dsmr_crc(f->buf, f->len);
+	*computed = dsmr_crc(f->buf, f->len);
+	if (!f->high || f->seven_bit)
+		return *computed == f->crc_sent;
 	*bits = DSMR_BITS_8;
+	bool seven = framed_7bit(f);
+	if (*computed == f->crc_sent && !seven)
+		return true;
 	/* A 7E1 line read 8N1 gives bytes of even parity only; one bit 7
 	 * flipped in an ASCII telegram does not, and stays a CRC error. */
-	if (crc == f->crc_sent || !even_parity(f->buf, f->len))
-		return crc;
+	if (!even_parity(f->buf, f->len))
+		return false;
 	static char stripped[DSMR_MAX_TELEGRAM];
 	memcpy(stripped, f->buf, f->len);
 	strip_bit7(stripped, f->len);
-	if (dsmr_crc(stripped, f->len) == f->crc_sent) {
-		memcpy(f->buf, stripped, f->len);
-		*bits = DSMR_BITS_7_CRC;
-		return f->crc_sent;
-	}
-	return crc; /* the CRC over the bytes as received, for the message */
+	if (dsmr_crc(stripped, f->len) != f->crc_sent)
+		return false;
+	memcpy(f->buf, stripped, f->len);
+	*bits = DSMR_BITS_7_CRC;
+	return true;
 }
 
 /* No CRC to decide by: strip bit 7 when the port is 7-bit or every byte
- * has even parity (a 7E1 meter read 8N1). */
-static enum dsmr_bits guess_bits(struct dsmr_framer *f)
+ * has even parity (a 7E1 meter read 8N1).  False for a 7E1 telegram (its
+ * '/' or '!' has the parity bit) with a parity error. */
+static bool guess_bits(struct dsmr_framer *f, enum dsmr_bits *bits)
 {
+	*bits = DSMR_BITS_ASCII;
 	if (!f->high)
-		return DSMR_BITS_ASCII;
-	enum dsmr_bits bits = f->seven_bit ? DSMR_BITS_7_SETTINGS
-	                      : even_parity(f->buf, f->len) ? DSMR_BITS_7_PARITY
-	                                                     : DSMR_BITS_8;
-	if (bits != DSMR_BITS_8)
+		return true;
+	bool even = even_parity(f->buf, f->len);
+	*bits = f->seven_bit ? DSMR_BITS_7_SETTINGS : even ? DSMR_BITS_7_PARITY : DSMR_BITS_8;
+	if (*bits == DSMR_BITS_8 && framed_7bit(f))
+		return false;
+	if (*bits != DSMR_BITS_8)
 		strip_bit7(f->buf, f->len);
-	return bits;
+	return true;
 }
 
 /* The CRC line has ended (4 digits, or fewer and a line end). */
@@ -182,8 +229,8 @@ static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 	enum dsmr_bits bits;
 	f->state = ST_IDLE;
 	if (f->ndigits > 0) {
-		unsigned crc = check_crc(f, &bits);
-		if (crc != f->crc_sent) {
+		unsigned crc;
+		if (!crc_holds(f, &bits, &crc)) {
 			event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_CRC);
 			char sent[8], got[8];
 			put_hex(sent, f->crc_sent, f->ndigits);
@@ -198,7 +245,11 @@ static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 		event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_NO_CRC);
 		return;
 	} else {
-		bits = guess_bits(f);
+		if (!guess_bits(f, &bits)) {
+			event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_GARBAGE);
+			snprintf(ev->detail, sizeof ev->detail, "parity error on a 7E1 line");
+			return;
+		}
 		event_init(f, ev, DSMR_EV_TELEGRAM, 0);
 	}
 	ev->bits = bits;
@@ -212,20 +263,127 @@ static inline bool has_zero_byte(uint64_t v)
 	return ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL) != 0;
 }
 
-size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got)
+static bool binary_start(const struct dsmr_framer *f, unsigned char c)
 {
-	const unsigned char *d = data;
+	return f->binary && (c == 0xdb || c == 0x68 || c == 0x7e);
+}
+
+/* Looking for binary frames, a plaintext telegram is text: a byte above
+ * 0x7E or a control byte other than CR, LF ends it (ciphertext that
+ * happened to hold a '/'). */
+static bool not_text(const struct dsmr_framer *f, unsigned char c)
+{
+	return f->binary && (c > 0x7e || (c < 0x20 && c != '\r' && c != '\n'));
+}
+
+/* The header of a binary frame so far (f->len bytes): -1 when it is none
+ * after all, 0 when more is needed, else the frame's whole length. */
+static long binary_header(const struct dsmr_framer *f)
+{
+	const unsigned char *b = (const unsigned char *)f->buf;
+	size_t n = f->len;
+	switch (f->frame) {
+	case DSMR_FRAME_GCM: {
+		/* DB 08 title(8) length(1, 81 n, 82 hi lo) security-control ... */
+		if (n >= 2 && b[1] != 8)
+			return -1;
+		if (n < 11)
+			return 0;
+		size_t hdr = b[10] < 0x80 ? 11 : b[10] == 0x81 ? 12 : b[10] == 0x82 ? 13 : 0;
+		if (!hdr)
+			return -1;
+		if (n <= hdr)
+			return 0;
+		size_t len = hdr == 11 ? b[10] : hdr == 12 ? b[11] : (size_t)b[11] << 8 | b[12];
+		unsigned sc = b[hdr];
+		if (len < 5 || !(sc & 0x20) || (sc & 0xc0))
+			return -1;
+		return (long)(hdr + len);
+	}
+	case DSMR_FRAME_MBUS:
+		/* 68 L L 68 */
+		if ((n >= 3 && b[2] != b[1]) || (n >= 4 && b[3] != 0x68) || (n >= 2 && b[1] < 5))
+			return -1;
+		return n < 4 ? 0 : (long)b[1] + 6;
+	case DSMR_FRAME_HDLC:
+		/* 7E Ax len: frame type 3, the length without the flags */
+		if (n >= 2 && (b[1] & 0xf0) != 0xa0)
+			return -1;
+		if (n < 3)
+			return 0;
+		size_t len = (size_t)(b[1] & 7) << 8 | b[2];
+		return len < 10 ? -1 : (long)len + 2;
+	}
+	return -1;
+}
+
+/* ST_BINARY: collect the frame's bytes as received. */
+static size_t push_binary(struct dsmr_framer *f, const unsigned char *d, size_t n, struct dsmr_event *ev, bool *got)
+{
+	size_t i = 0;
+	if (!f->frame_len) {
+		while (i < n && !f->frame_len) {
+			f->buf[f->len++] = (char)d[i];
+			long total = binary_header(f);
+			if (total < 0) {
+				/* Not a frame after all (and not counted as one): the
+				 * bytes after its first may begin something else. */
+				f->len--;
+				f->seq--;
+				f->state = ST_IDLE;
+				f->header_broke = true;
+				return i;
+			}
+			i++;
+			if (total > DSMR_MAX_TELEGRAM) {
+				event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_TOO_LONG);
+				f->state = ST_IDLE;
+				*got = true;
+				return i;
+			}
+			f->frame_len = (size_t)total;
+		}
+	}
+	size_t want = f->frame_len > f->len ? f->frame_len - f->len : 0;
+	size_t take = n - i < want ? n - i : want;
+	memcpy(f->buf + f->len, d + i, take);
+	f->len += take;
+	i += take;
+	if (f->frame_len && f->len == f->frame_len) {
+		event_init(f, ev, DSMR_EV_FRAME, 0);
+		ev->frame = f->frame;
+		ev->text = f->buf;
+		ev->len = f->len;
+		f->state = ST_IDLE;
+		*got = true;
+	}
+	return i;
+}
+
+static size_t push_bytes(struct dsmr_framer *f, const unsigned char *d, size_t n, struct dsmr_event *ev, bool *got)
+{
 	size_t i = 0;
 	*got = false;
-	while (i < n && !*got) {
+	while (i < n && !*got && !f->header_broke) {
 		switch (f->state) {
 		case ST_IDLE:
 		case ST_SKIP:
 			/* Between telegrams anything goes (gateway lines, noise). */
-			while (i < n && (d[i] & 0x7f) != '/')
+			while (i < n && ((d[i] & 0x7f) != '/' || f->rescanning) && !binary_start(f, d[i]))
 				i++;
 			if (i == n)
 				break;
+			if (d[i] != '/' && binary_start(f, d[i])) {
+				f->seq++;
+				f->start = f->pos + i;
+				f->frame = d[i] == 0xdb ? DSMR_FRAME_GCM : d[i] == 0x68 ? DSMR_FRAME_MBUS : DSMR_FRAME_HDLC;
+				f->frame_len = 0;
+				f->buf[0] = (char)d[i];
+				f->len = 1;
+				f->state = ST_BINARY;
+				i++;
+				break;
+			}
 			f->seq++;
 			f->start = f->pos + i;
 			f->buf[0] = (char)d[i];
@@ -241,7 +399,7 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 			char *b = f->buf;
 			unsigned char c = 0;
 			uint64_t high = 0;
-			while (i + 8 <= n && len + 8 <= DSMR_MAX_TELEGRAM) {
+			while (!f->binary && i + 8 <= n && len + 8 <= DSMR_MAX_TELEGRAM) {
 				uint64_t raw, v;
 				memcpy(&raw, d + i, 8);
 				v = raw & 0x7f7f7f7f7f7f7f7fULL;
@@ -254,7 +412,7 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 			}
 			while (i < n) {
 				c = d[i] & 0x7f;
-				if (c == '/' || c == '!' || len == DSMR_MAX_TELEGRAM)
+				if (c == '/' || c == '!' || len == DSMR_MAX_TELEGRAM || not_text(f, d[i]))
 					break;
 				high |= d[i];
 				b[len++] = (char)d[i];
@@ -267,6 +425,15 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 			if (len == DSMR_MAX_TELEGRAM) {
 				event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_TOO_LONG);
 				f->state = ST_SKIP;
+				*got = true;
+				break;
+			}
+			if (not_text(f, d[i])) {
+				/* With binary frames about, a telegram is plain text:
+				 * this byte may begin a frame. */
+				event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_GARBAGE);
+				snprintf(ev->detail, sizeof ev->detail, "byte 0x%02X in a plaintext telegram", d[i]);
+				f->state = ST_IDLE;
 				*got = true;
 				break;
 			}
@@ -304,10 +471,14 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				snprintf(ev->detail, sizeof ev->detail, "byte 0x%02X after %d digit%s", c, f->ndigits,
 				         f->ndigits == 1 ? "" : "s");
 				f->state = ST_IDLE;
-				if (c != '/')
+				if (c != '/' && !binary_start(f, d[i]))
 					i++;
 				*got = true;
 			}
+			break;
+		}
+		case ST_BINARY: {
+			i += push_binary(f, d + i, n - i, ev, got);
 			break;
 		}
 		}
@@ -316,9 +487,59 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 	return i;
 }
 
+/* A binary header that broke: look at its bytes after the first again. */
+static void after_push(struct dsmr_framer *f)
+{
+	if (f->header_broke) {
+		f->header_broke = false;
+		start_rescan(f, false);
+	}
+}
+
+/* The bytes waiting to be looked at again: true when they gave an event. */
+static bool push_rescan(struct dsmr_framer *f, struct dsmr_event *ev, bool *got)
+{
+	while (f->rescan_pos < f->rescan_len) {
+		f->rescanning = f->rescan_binary_only;
+		size_t k = push_bytes(f, (const unsigned char *)f->rescan + f->rescan_pos, f->rescan_len - f->rescan_pos,
+		                      ev, got);
+		f->rescanning = false;
+		f->rescan_pos += k;
+		if (f->rescan_pos == f->rescan_len)
+			f->pos = f->rescan_resume;
+		after_push(f);
+		if (*got)
+			return true;
+	}
+	return false;
+}
+
+size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got)
+{
+	const unsigned char *d = data;
+	size_t used = 0;
+	/* A bad frame's bytes first: the next frame may begin inside. */
+	if (push_rescan(f, ev, got))
+		return 0;
+	while (used < n) {
+		used += push_bytes(f, d + used, n - used, ev, got);
+		after_push(f);
+		if (*got)
+			break;
+		/* A binary header broke: its bytes again, then the rest. */
+		if (push_rescan(f, ev, got))
+			break;
+	}
+	return used;
+}
+
 bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_event *ev)
 {
-	bool begun = f->state == ST_BODY || f->state == ST_CRC;
+	bool begun = f->state == ST_BODY || f->state == ST_CRC || f->state == ST_BINARY;
+	if (f->rescan_pos < f->rescan_len) {
+		f->pos = f->rescan_resume;
+		f->rescan_pos = f->rescan_len = 0;
+	}
 	if (begun)
 		event_init(f, ev, DSMR_EV_DROP, why);
 	f->state = ST_IDLE;

@@ -56,13 +56,25 @@ enum dsmr_drop {
 	DSMR_DROP_LOST,      /* the link was lost inside the telegram */
 	DSMR_DROP_TOO_LONG,  /* longer than DSMR_MAX_TELEGRAM */
 	DSMR_DROP_GARBAGE,   /* a line that is not an OBIS record, control bytes */
+	DSMR_DROP_FRAME,     /* a binary frame: checksum, FCS, layout, APDU */
+	DSMR_DROP_TAG,       /* a GCM tag that does not verify */
+	DSMR_DROP_REPLAY,    /* a frame counter that did not increase */
 	DSMR_DROP_KINDS
 };
 /* "CRC mismatch", "cut short by a new '/'", ... */
 const char *dsmr_drop_name(enum dsmr_drop why);
 
+/* Binary frames, found only when the framer is told to look for them
+ * (dsmr_framer_binary): see meter/dlms.h. */
+enum dsmr_frame_kind {
+	DSMR_FRAME_GCM,  /* 0xDB 0x08 ...: a general-global-ciphering APDU */
+	DSMR_FRAME_MBUS, /* 68 L L 68 ... 16: an M-Bus long frame */
+	DSMR_FRAME_HDLC, /* 7E Ax len ... 7E: an HDLC frame */
+};
+
 struct dsmr_event {
-	enum { DSMR_EV_TELEGRAM, DSMR_EV_DROP } kind;
+	enum { DSMR_EV_TELEGRAM, DSMR_EV_DROP, DSMR_EV_FRAME } kind;
+	enum dsmr_frame_kind frame; /* DSMR_EV_FRAME: text, len are its raw bytes */
 	enum dsmr_drop why;       /* DSMR_EV_DROP */
 	unsigned long seq;        /* ordinal of the telegram in the input, from 1 */
 	uint64_t offset;          /* byte offset of its '/' in the input */
@@ -77,6 +89,9 @@ struct dsmr_framer {
 	enum dsmr_crc_policy policy;
 	bool crc_seen;            /* AUTO: a good CRC was seen */
 	bool seven_bit;           /* the port has 7 data bits: always strip bit 7 */
+	bool binary;              /* look for binary DLMS frames too */
+	enum dsmr_frame_kind frame;
+	size_t frame_len;         /* its length, once the header said */
 	unsigned char high;       /* bit 7 of any byte of this telegram */
 	int state;
 	size_t len;
@@ -85,11 +100,25 @@ struct dsmr_framer {
 	unsigned long seq;
 	uint64_t pos, start;
 	char buf[DSMR_MAX_TELEGRAM];
+	/* the bytes of a bad binary frame after its first, looked through
+	 * again for the start of the next (see dsmr_framer_rescan) */
+	size_t rescan_pos, rescan_len;
+	bool rescanning, rescan_binary_only, header_broke;
+	uint64_t rescan_resume;
+	char rescan[DSMR_MAX_TELEGRAM];
 };
 
 void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy);
 /* The port is set to 7 data bits (7E1): bit 7 is noise, strip it always. */
 void dsmr_framer_seven_bit(struct dsmr_framer *f, bool seven_bit);
+/* Also find binary DLMS frames (0xDB, M-Bus 0x68, HDLC 0x7E) between
+ * telegrams; their bytes are kept as received (bit 7 never stripped) and
+ * framed by the length their header states. */
+void dsmr_framer_binary(struct dsmr_framer *f, bool binary);
+/* The binary frame just returned was bad (its checksum or tag failed): it
+ * may have been cut short by the next one, so look through its bytes
+ * after the first again before the next input. */
+void dsmr_framer_rescan(struct dsmr_framer *f);
 /* Consumes bytes until one telegram ends or is dropped.  Returns how many
  * bytes of data it consumed; *ev is filled (and true returned through
  * *got) when something happened.  Call again with the rest.  '/', '!' and

@@ -108,7 +108,16 @@ struct dev {
 	struct svc_state state;
 	struct job job;
 	bool needs_check;
+	char *key, *auth_key;  /* secrets for env/, never on a command line */
 };
+
+/* Device keys that are secrets (an encrypted meter's keys): they go to the
+ * service's env/ (mode 0600), never onto a command line. */
+static bool is_secret(const char *key)
+{
+	return !strcmp(key, "key") || !strcmp(key, "key_file") || !strcmp(key, "auth_key") ||
+	       !strcmp(key, "auth_key_file");
+}
 
 /* reader [--check] --device=ID --key=value... */
 static char **reader_argv(const struct dev *d, bool check)
@@ -123,7 +132,7 @@ static char **reader_argv(const struct dev *d, bool check)
 	if (asprintf(&v[n++], "--device=%s", d->id) < 0)
 		v[n - 1] = NULL;
 	for (size_t i = 0; i < d->conf.n_opts; i++)
-		if (d->conf.opts[i].arg)
+		if (d->conf.opts[i].arg && !is_secret(d->conf.opts[i].key))
 			v[n++] = strdup(d->conf.opts[i].arg);
 	return v;
 }
@@ -341,6 +350,60 @@ static void dev_error(struct pass *p, struct dev *dv, int line, int col, const c
 	p->errors++;
 }
 
+/* 32 hex digits (spaces allowed), or why not: never quoting the key. */
+static const char *key_problem(const char *v)
+{
+	int digits = 0;
+	for (; *v; v++) {
+		if (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+			continue;
+		if (hex_digit_value((unsigned char)*v) < 0)
+			return "not hex digits (expected 32)";
+		digits++;
+	}
+	return digits == 32 ? NULL : "not 32 hex digits";
+}
+
+/* key:, key_file:, auth_key:, auth_key_file: into dv->key, dv->auth_key.
+ * A key in a file others can read is refused: it would not stay secret. */
+static void load_secrets(struct pass *p, struct dev *dv)
+{
+	struct stat st;
+	for (size_t k = 0; k < dv->conf.n_opts; k++) {
+		const struct dev_opt *o = &dv->conf.opts[k];
+		if (!is_secret(o->key) || !o->arg || !strchr(o->arg, '='))
+			continue;
+		const char *v = strchr(o->arg, '=') + 1;
+		char *text = NULL, *path = NULL;
+		size_t len;
+		bool from_file = strstr(o->key, "_file") != NULL;
+		if (from_file) {
+			path = path_beside(p->env->config_path, v);
+			if (!path || read_file(path, 4096, &text, &len) < 0) {
+				dev_error(p, dv, o->line, o->col, "%s: cannot read %s", o->key, v);
+				free(path);
+				continue;
+			}
+		}
+		const char *shown = from_file ? path : dv->file;
+		if (stat(shown, &st) == 0 && (st.st_mode & 077))
+			dev_error(p, dv, o->line, o->col, "%s: %s can be read by others: chmod 600 it", o->key, shown);
+		const char *why = key_problem(from_file ? text : v);
+		if (why)
+			dev_error(p, dv, o->line, o->col, "%s: malformed key: %s", o->key, why);
+		char **slot = !strncmp(o->key, "auth_", 5) ? &dv->auth_key : &dv->key;
+		if (!why) {
+			free(*slot);
+			*slot = strdup(from_file ? text : v);
+			for (char *c = *slot; c && *c; c++)
+				if (*c == '\n' || *c == '\r')
+					*c = '\0';
+		}
+		free(text);
+		free(path);
+	}
+}
+
 /* Type -> reader; unknown keys against `reader --list-options`. */
 static void resolve_readers(struct pass *p)
 {
@@ -362,9 +425,12 @@ static void resolve_readers(struct pass *p)
 			          dv->conf.type, hint);
 			continue;
 		}
+		load_secrets(p, dv);
 		struct optlist *ol = reader_options(p->env, dv->reader);
 		for (size_t k = 0; ol && ol->known && k < dv->conf.n_opts; k++) {
 			const struct dev_opt *o = &dv->conf.opts[k];
+			if (is_secret(o->key))
+				continue;
 			char norm[72];
 			if (!opt_name_spell(norm, sizeof norm, o->key, false))
 				norm[0] = '\0';
@@ -533,6 +599,8 @@ static void sync_services(struct pass *p)
 			                 .pub_argv = pargv,
 			                 .log_dir = logdir ? logdir : "/var/log/meter2mqtt",
 			                 .password = p->base.mqtt.password,
+			                 .p1_key = dv->key,
+			                 .p1_auth_key = dv->auth_key,
 			                 .log_level = p->base.log_level };
 		struct svc s;
 		if (rargv && pargv && svc_generate(&spec, &s) == 0) {
@@ -624,6 +692,8 @@ static void pass_free(struct pass *p)
 		free(dv->id);
 		free(dv->file);
 		free(dv->reader);
+		free(dv->key);
+		free(dv->auth_key);
 		argv_free(dv->check_argv);
 		device_conf_free(&dv->conf);
 	}

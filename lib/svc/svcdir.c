@@ -174,6 +174,10 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 		r |= add_file(out, "env/MQTT_PASSWORD", env_value(sp->password), 0600);
 	if (sp->log_level)
 		r |= add_file(out, "env/METER2MQTT_LOG_LEVEL", env_value(sp->log_level), 0600);
+	if (sp->p1_key)
+		r |= add_file(out, "env/P1_KEY", env_value(sp->p1_key), 0600);
+	if (sp->p1_auth_key)
+		r |= add_file(out, "env/P1_AUTH_KEY", env_value(sp->p1_auth_key), 0600);
 	if (r || !out->id || !out->log_dir) {
 		svc_free(out);
 		return -1;

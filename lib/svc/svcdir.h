@@ -43,6 +43,8 @@ struct svc_spec {
 	char *const *pub_argv;     /* likewise */
 	const char *log_dir;       /* this device's log directory */
 	const char *password;      /* NULL: none */
+	const char *p1_key;        /* an encrypted meter's keys, NULL: none */
+	const char *p1_auth_key;
 	const char *log_level;     /* NULL: none */
 };
 
