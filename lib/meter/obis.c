@@ -174,7 +174,6 @@ static struct obis_param params[] = {
 	{ "instantaneous_power_factor_l3", "1-0:73.7.0", "", OBIS_NUM, "power factor L3", 0, 0 },
 	{ "frequency", "1-0:14.7.0", "Hz", OBIS_NUM, "grid frequency", 0, 0 },
 	{ "instantaneous_active_power", "1-0:16.7.0", "kW", OBIS_NUM, "power now: drawn positive, delivered negative (SML)", 0, 0 },
-	{ "instantaneous_active_power_absolute", "1-0:15.7.0", "kW", OBIS_NUM, "power now, drawn plus delivered (SML)", 0, 0 },
 	{ "instantaneous_active_power_l1", "1-0:36.7.0", "kW", OBIS_NUM, "power now on L1, signed (SML)", 0, 0 },
 	{ "instantaneous_active_power_l2", "1-0:56.7.0", "kW", OBIS_NUM, "power now on L2, signed (SML)", 0, 0 },
 	{ "instantaneous_active_power_l3", "1-0:76.7.0", "kW", OBIS_NUM, "power now on L3, signed (SML)", 0, 0 },
