@@ -39,8 +39,9 @@ static const char usage_text[] =
 	"               [--tls] [--cafile F] [--capath D] [--cert F --key F] [--tls-version V]\n"
 	"               [--insecure-skip-verify] [--json | --json-values] [--reading]\n"
 	"               [--health-interval SEC]\n"
-	"               [--homeassistant] [--ha-prefix P] [--type TYPE --device ID]\n"
-	"               [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
+	"               [--homeassistant] [--ha-prefix P] [--expire-after SEC] [--one-shot]\n"
+	"               [--type TYPE --device ID]\n"
+	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
 	"               [--line-max N] [--check]\n"
 	"\n"
 	"Reads reading lines on stdin and publishes every value to\n"
@@ -72,7 +73,13 @@ static const char usage_text[] =
 	"      --health-interval SEC  health on PREFIX/TYPE/DEVICE/health this often (60; 0: never)\n"
 	"      --homeassistant        Home Assistant MQTT discovery\n"
 	"      --ha-prefix P          discovery prefix (default homeassistant)\n"
+	"      --expire-after SEC     Home Assistant shows an entity unavailable after SEC\n"
+	"                             seconds without a value (default 0: never)\n"
+	"      --one-shot             at the end of input leave the status online (for a\n"
+	"                             poll from cron; needs --expire-after)\n"
 	"      --type TYPE, --device ID  the device, to connect before the first line\n"
+	"      --max-inflight N       QoS 1/2 messages unacknowledged at most (MQTT 3.1.1: 20;\n"
+	"                             MQTT 5: what the broker says it takes)\n"
 	"      --queue-max N          messages held while the broker is away (100000)\n"
 	"      --queue-bytes N        bytes held (default 16M; k, M, G allowed)\n"
 	"      --drain-timeout SEC    at end of input, wait this long to deliver (10)\n"
@@ -97,6 +104,9 @@ enum {
 	OPT_HEALTH_INTERVAL,
 	OPT_HA,
 	OPT_HA_PREFIX,
+	OPT_MAX_INFLIGHT,
+	OPT_EXPIRE_AFTER,
+	OPT_ONE_SHOT,
 	OPT_QUEUE_MAX,
 	OPT_QUEUE_BYTES,
 	OPT_DRAIN_TIMEOUT,
@@ -133,6 +143,9 @@ static const struct option long_options[] = {
 	{ "health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL },
 	{ "homeassistant", no_argument, NULL, OPT_HA },
 	{ "ha-prefix", required_argument, NULL, OPT_HA_PREFIX },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "expire-after", required_argument, NULL, OPT_EXPIRE_AFTER },
+	{ "one-shot", no_argument, NULL, OPT_ONE_SHOT },
 	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
 	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
@@ -154,7 +167,8 @@ struct options {
 	const char *prefix;
 	const char *password_file;
 	struct mm_opts mm;
-	bool homeassistant;
+	bool homeassistant, one_shot;
+	long expire_after_s;
 	bool whole_reading;      /* --reading */
 	long health_interval_s;
 	long queue_max, drain_timeout_s;
@@ -172,6 +186,7 @@ static struct {
 	char *type, *device, *status_topic, *client_id, *ha_status;
 	struct mm_list msgs; /* one line's messages; kept, so that it is not grown anew for each */
 	struct ha_registry ha;
+	struct ha_settings ha_set;
 	/* Health: the reader's last report (its "health" object as JSON),
 	 * its link state, and when ours is due next. */
 	char *health_topic, *reader_health;
@@ -408,6 +423,15 @@ static void parse_options(int argc, char **argv)
 		case OPT_HA_PREFIX:
 			opt.mm.ha_prefix = optarg;
 			break;
+		case OPT_MAX_INFLIGHT:
+			opt.mq.max_inflight = (int)number_arg("--max-inflight", optarg, 1, 65535);
+			break;
+		case OPT_EXPIRE_AFTER:
+			opt.expire_after_s = number_arg("--expire-after", optarg, 0, 31 * 86400);
+			break;
+		case OPT_ONE_SHOT:
+			opt.one_shot = true;
+			break;
 		case OPT_QUEUE_MAX:
 			opt.queue_max = number_arg("--queue-max", optarg, 1, 100000000);
 			break;
@@ -454,6 +478,9 @@ static void parse_options(int argc, char **argv)
 	opt.mm.mode = json ? MM_JSON_READING : json_values ? MM_JSON_VALUES : MM_RAW;
 	if (!opt.type != !opt.device)
 		usage_error("--type and --device go together");
+	if (opt.one_shot && opt.expire_after_s == 0)
+		usage_error("--one-shot needs --expire-after: without it a meter that stops being polled stays "
+		            "available forever");
 	if (opt.device && !device_id_valid(opt.device))
 		usage_error("--device %s: not [A-Za-z0-9_-]{1,64}", opt.device);
 	if (opt.type && !topic_level_valid(opt.type, strlen(opt.type), &why))
@@ -515,6 +542,9 @@ static void set_device(const char *type, const char *device)
 	g.client_id = opt.mq.client_id ? strdup(opt.mq.client_id) : default_client_id(type, device);
 	if (!g.type || !g.device || !g.status_topic || !g.health_topic || !g.client_id)
 		die(EXIT_RUNTIME, "out of memory");
+	/* Every device on this stdin shares the connection, and so its will:
+	 * all their entities go unavailable when the pipeline dies. */
+	g.ha_set = (struct ha_settings){ g.status_topic, opt.expire_after_s, M2M_VERSION };
 	mc_start(&g.conn, g.client_id, g.status_topic);
 	g.health_due_ms = mono_ms() + opt.health_interval_s * 1000;
 }
@@ -680,7 +710,7 @@ static void handle_line(const char *line, size_t len, unsigned long lineno, void
 		return;
 	}
 	if (opt.homeassistant)
-		ha_announce(&g.ha, &opt.mm, &r, g.type, g.device, g.status_topic, M2M_VERSION, ha_emit, NULL);
+		ha_announce(&g.ha, &opt.mm, &g.ha_set, &r, ha_emit, NULL);
 
 	struct mm_result res;
 	if (mm_build(&opt.mm, &r, line, len, opt.mq.retain, &g.msgs, &res) < 0)
@@ -715,6 +745,9 @@ static int finish(bool interrupted)
 {
 	report_drops(true);
 	unsigned long undelivered = g.q.count, lost = lost_now();
+	/* A poll from cron ends here every time: the status stays online and
+	 * the entities expire (--expire-after) only when the polls stop. */
+	g.conn.stay_online = opt.one_shot && !interrupted && undelivered == 0;
 	mc_goodbye(&g.conn, mono_ms() + 2000);
 	if (g.bad_lines || g.bad_params)
 		warnx("%lu lines read, %lu bad lines and %lu bad parameters skipped", g.in.lineno, g.bad_lines,

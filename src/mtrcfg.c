@@ -105,7 +105,9 @@ static char *config_relative(const char *p)
 
 static const struct {
 	const char *type, *program;
-} builtin_types[] = { { "dsmr", "p1read" }, { "multical", "kmpread" } };
+	long interval_s; /* the reader's default interval: a P1 meter sends every
+	                    1 to 10 s, kmpread polls every 300 s */
+} builtin_types[] = { { "dsmr", "p1read", 10 }, { "multical", "kmpread", 300 }, { "sml", "smlread", 10 } };
 
 /* The reader of a type: config.yaml's types: map, then TYPE in a types
  * directory, then the built-in types. */
@@ -428,8 +430,29 @@ static void add_arg(char ***v, size_t *n, const char *a, const char *b)
 	g[*n] = NULL;
 }
 
+/* Home Assistant's expire_after for a device: three of its intervals (a
+ * late or lost reading is no outage), a minute at least.  The interval is
+ * the device's poll_interval or interval, else its built-in type's; 0 (no
+ * expiry) when neither says. */
+static long expire_after_s(const struct device_conf *c)
+{
+	static const char *const keys[] = { "poll_interval", "interval" };
+	long interval = 0;
+	for (size_t i = 0; i < 2 && !interval; i++) {
+		const struct dev_opt *o = device_opt(c, keys[i]);
+		const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
+		if (eq && parse_long(eq + 1, 1, 86400, &interval) < 0)
+			interval = 0;
+	}
+	for (size_t i = 0; i < sizeof builtin_types / sizeof *builtin_types && !interval; i++)
+		if (c->type && strcmp(c->type, builtin_types[i].type) == 0)
+			interval = builtin_types[i].interval_s;
+	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
+}
+
 /* mqttpub's command line for one device (never the password). */
-static char **pub_argv(const struct base_conf *b, const char *mqttpub, const char *type, const char *id)
+static char **pub_argv(const struct base_conf *b, const char *mqttpub, const char *type, const char *id,
+                       long expire_after)
 {
 	const struct mqtt_conf *m = &b->mqtt;
 	char **v = NULL, num[32];
@@ -495,6 +518,10 @@ static char **pub_argv(const struct base_conf *b, const char *mqttpub, const cha
 		add_arg(&v, &n, "--homeassistant", NULL);
 		if (b->ha_prefix)
 			add_arg(&v, &n, "--ha-prefix", b->ha_prefix);
+		char num[24];
+		snprintf(num, sizeof num, "%ld", expire_after);
+		if (expire_after > 0)
+			add_arg(&v, &n, "--expire-after", num);
 	}
 	return v;
 }
@@ -708,6 +735,8 @@ static void validate(struct pass *p)
 static char *device_log_dir(const struct pass *p, const char *id)
 {
 	const char *base = log_dir_opt ? log_dir_opt : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
+	if (strcmp(base, "-") == 0)
+		return strdup("-"); /* no directory: the supervisor's output */
 	char *abs = log_dir_opt ? absolute(base) : config_relative(base), *out;
 	if (!abs || asprintf(&out, "%s/%s", abs, id) < 0)
 		out = NULL;
@@ -754,7 +783,8 @@ static void sync_services(struct pass *p)
 		struct dev *dv = &p->devs[i];
 		if (!dv->valid)
 			continue;
-		char **rargv = reader_argv(dv, false), **pargv = pub_argv(&p->base, mqttpub, dv->conf.type, dv->id);
+		char **rargv = reader_argv(dv, false), **pargv = pub_argv(&p->base, mqttpub, dv->conf.type, dv->id,
+		                                                             expire_after_s(&dv->conf));
 		char *logdir = device_log_dir(p, dv->id);
 		struct svc_spec spec = { .id = dv->id,
 			                 .type = dv->conf.type,
