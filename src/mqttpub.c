@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "base/text.h"
 #include "base/util.h"
+#include "line/jsonw.h"
 #include "line/linein.h"
 #include "line/reading.h"
 #include "sink/ha.h"
@@ -37,7 +38,8 @@ static const char usage_text[] =
 	"usage: mqttpub [-h HOST] [-p PORT] [-L URL] [-t PREFIX] [-i ID] [-k SEC] [-V 311|5]\n"
 	"               [-q 0|1|2] [--no-retain] [-u USER] [--password-file FILE]\n"
 	"               [--tls] [--cafile F] [--capath D] [--cert F --key F] [--tls-version V]\n"
-	"               [--insecure-skip-verify] [--json | --json-values]\n"
+	"               [--insecure-skip-verify] [--json | --json-values] [--reading]\n"
+	"               [--health-interval SEC]\n"
 	"               [--homeassistant] [--ha-prefix P] [--expire-after SEC] [--one-shot]\n"
 	"               [--type TYPE --device ID]\n"
 	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
@@ -68,6 +70,9 @@ static const char usage_text[] =
 	"      --insecure-skip-verify TLS without checking the broker's certificate\n"
 	"      --json                 the whole reading as one message on PREFIX/TYPE/DEVICE\n"
 	"      --json-values          per parameter {\"value\":..,\"unit\":..,\"time\":..}\n"
+	"      --reading              also the whole reading as one message on PREFIX/TYPE/DEVICE\n"
+	"                             (for influxpub and mtrexport)\n"
+	"      --health-interval SEC  health on PREFIX/TYPE/DEVICE/health this often (60; 0: never)\n"
 	"      --homeassistant        Home Assistant MQTT discovery\n"
 	"      --ha-prefix P          discovery prefix (default homeassistant)\n"
 	"      --expire-after SEC     Home Assistant shows an entity unavailable after SEC\n"
@@ -101,6 +106,8 @@ enum {
 	OPT_INSECURE,
 	OPT_JSON,
 	OPT_JSON_VALUES,
+	OPT_READING,
+	OPT_HEALTH_INTERVAL,
 	OPT_HA,
 	OPT_HA_PREFIX,
 	OPT_MAX_INFLIGHT,
@@ -141,6 +148,8 @@ static const struct option long_options[] = {
 	{ "insecure-skip-verify", no_argument, NULL, OPT_INSECURE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "json-values", no_argument, NULL, OPT_JSON_VALUES },
+	{ "reading", no_argument, NULL, OPT_READING },
+	{ "health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL },
 	{ "homeassistant", no_argument, NULL, OPT_HA },
 	{ "ha-prefix", required_argument, NULL, OPT_HA_PREFIX },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
@@ -172,6 +181,8 @@ struct options {
 	struct mm_opts mm;
 	bool homeassistant, one_shot;
 	long expire_after_s;
+	bool whole_reading;      /* --reading */
+	long health_interval_s;
 	long queue_max, drain_timeout_s;
 	int64_t queue_bytes, line_max;
 	const char *spool;
@@ -193,6 +204,12 @@ static struct {
 	struct mm_list msgs; /* one line's messages; kept, so that it is not grown anew for each */
 	struct ha_registry ha;
 	struct ha_settings ha_set;
+	/* Health: the reader's last report (its "health" object as JSON),
+	 * its link state, and when ours is due next. */
+	char *health_topic, *reader_health;
+	char reader_link[16];
+	int64_t health_due_ms;
+	unsigned long connects;
 
 	unsigned long bad_lines, bad_params;
 	unsigned long dropped_reported;
@@ -327,6 +344,7 @@ static void parse_options(int argc, char **argv)
 	opt.drain_timeout_s = 10;
 	opt.spool_max = SPOOL_MAX_DEFAULT;
 	opt.spool_sync_ms = 1000;
+	opt.health_interval_s = 60;
 
 	/* -h means the host, as in mosquitto_pub; alone it asks for help. */
 	if (argc >= 2 && strcmp(argv[argc - 1], "-h") == 0) {
@@ -405,6 +423,12 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_JSON_VALUES:
 			json_values = true;
+			break;
+		case OPT_READING:
+			opt.whole_reading = true;
+			break;
+		case OPT_HEALTH_INTERVAL:
+			opt.health_interval_s = number_arg("--health-interval", optarg, 0, 86400);
 			break;
 		case OPT_HA:
 			opt.homeassistant = true;
@@ -542,13 +566,15 @@ static void set_device(const char *type, const char *device)
 	g.type = strdup(type);
 	g.device = strdup(device);
 	g.status_topic = mm_topic(opt.prefix, type, device, "status");
+	g.health_topic = mm_topic(opt.prefix, type, device, "health");
 	g.client_id = opt.mq.client_id ? strdup(opt.mq.client_id) : default_client_id(type, device);
-	if (!g.type || !g.device || !g.status_topic || !g.client_id)
+	if (!g.type || !g.device || !g.status_topic || !g.health_topic || !g.client_id)
 		die(EXIT_RUNTIME, "out of memory");
 	/* Every device on this stdin shares the connection, and so its will:
 	 * all their entities go unavailable when the pipeline dies. */
 	g.ha_set = (struct ha_settings){ g.status_topic, opt.expire_after_s, M2M_VERSION };
 	mc_start(&g.conn, g.client_id, g.status_topic);
+	g.health_due_ms = mono_ms() + opt.health_interval_s * 1000;
 }
 
 /* ---- the queue ---- */
@@ -599,6 +625,92 @@ static void ha_again(void *arg)
 	ha_resend_all(&g.ha, ha_emit, NULL);
 }
 
+/* ---- the whole reading, and health ---- */
+
+/* The line itself, byte for byte, on PREFIX/TYPE/DEVICE: the sinks read
+ * the reading with the reader's digits. */
+static void enqueue_reading(const struct reading *r, const char *line, size_t len)
+{
+	char *topic = mm_topic(opt.prefix, r->type, r->device, NULL);
+	if (!topic) {
+		warnx("out of memory: the whole reading not published");
+		return;
+	}
+	enqueue(topic, line, len, opt.mq.retain);
+	free(topic);
+}
+
+/* Retained on PREFIX/TYPE/DEVICE/health: the reader's last report as it
+ * gave it, and our own counters (meter2mqtt(7), HEALTH). */
+static void publish_health(void)
+{
+	char now[32];
+	struct jw w;
+	jw_init(&w);
+	time_now_rfc3339(now);
+	jw_object_begin(&w);
+	jw_key(&w, "time");
+	jw_string(&w, now);
+	jw_key(&w, "type");
+	jw_string(&w, g.type);
+	jw_key(&w, "device");
+	jw_string(&w, g.device);
+	if (g.reader_link[0]) {
+		jw_key(&w, "link");
+		jw_string(&w, g.reader_link);
+	}
+	if (g.reader_health) {
+		jw_key(&w, "reader");
+		jw_raw_value(&w, g.reader_health, strlen(g.reader_health));
+	}
+	jw_key(&w, "publisher");
+	jw_object_begin(&w);
+	jw_key(&w, "published");
+	jw_int(&w, (long long)(g.q.pushed - g.q.dropped - g.q.count));
+	jw_key(&w, "queued");
+	jw_int(&w, (long long)g.q.count);
+	jw_key(&w, "dropped");
+	jw_int(&w, (long long)g.q.dropped);
+	jw_key(&w, "reconnects");
+	jw_int(&w, g.connects ? (long long)g.connects - 1 : 0);
+	jw_key(&w, "bad_lines");
+	jw_int(&w, (long long)g.bad_lines);
+	jw_object_end(&w);
+	jw_object_end(&w);
+	if (!w.oom)
+		enqueue(g.health_topic, w.buf, w.len, true);
+	jw_free(&w);
+	g.health_due_ms = mono_ms() + opt.health_interval_s * 1000;
+}
+
+/* A reader's health line: kept for the next health message, which goes
+ * out at once when the link state changed (or on the first report). */
+static void take_reader_health(const struct jv *health)
+{
+	size_t len;
+	const char *why;
+	char *json = mm_value_payload(health, &len, &why);
+	if (!json) {
+		warn_limited(&bad_line_rl, "health: %s: skipped", why);
+		return;
+	}
+	const char *link = reading_string(health, "link");
+	bool first = !g.reader_health;
+	bool changed = strcmp(link ? link : "", g.reader_link) != 0;
+	free(g.reader_health);
+	g.reader_health = json;
+	snprintf(g.reader_link, sizeof g.reader_link, "%s", link ? link : "");
+	if ((first || changed) && opt.health_interval_s)
+		publish_health();
+}
+
+static void count_connect(void *arg)
+{
+	g.connects++;
+	if (opt.homeassistant)
+		ha_again(arg);
+}
+
 /* ---- input ---- */
 
 static void handle_line(const char *line, size_t len, unsigned long lineno, void *arg)
@@ -628,6 +740,13 @@ static void handle_line(const char *line, size_t len, unsigned long lineno, void
 	}
 	if (g.conn.state == MC_IDLE)
 		set_device(r.type, r.device);
+	const struct jv *health = jv_get(&r.root, "health");
+	if (health && health->type == JV_OBJECT) {
+		take_reader_health(health);
+		reading_free(&r);
+		arena_reset();
+		return;
+	}
 	if (opt.homeassistant)
 		ha_announce(&g.ha, &opt.mm, &g.ha_set, &r, ha_emit, NULL);
 
@@ -636,6 +755,8 @@ static void handle_line(const char *line, size_t len, unsigned long lineno, void
 		warnx("line %lu: out of memory: skipped", lineno);
 	for (size_t i = 0; i < g.msgs.n; i++)
 		enqueue(g.msgs.v[i].topic, g.msgs.v[i].payload, g.msgs.v[i].payload_len, g.msgs.v[i].retain);
+	if (opt.whole_reading && opt.mm.mode != MM_JSON_READING)
+		enqueue_reading(&r, line + lead, len - lead);
 	for (int i = 0; i < res.nproblems; i++)
 		warn_limited(&bad_line_rl, "line %lu: parameter %s: %s: skipped", lineno, res.problems[i].param,
 		             res.problems[i].why);
@@ -706,6 +827,8 @@ static void release_all(void)
 	free(g.type);
 	free(g.device);
 	free(g.status_topic);
+	free(g.health_topic);
+	free(g.reader_health);
 	free(g.client_id);
 	free(g.ha_status);
 	linein_free(&g.in);
@@ -757,9 +880,9 @@ static void start(void)
 		if (asprintf(&g.ha_status, "%s/status", opt.mm.ha_prefix) < 0)
 			die(EXIT_RUNTIME, "out of memory");
 		g.conn.subscribe = g.ha_status;
-		g.conn.on_connected = ha_again;
 		g.conn.on_birth = ha_again;
 	}
+	g.conn.on_connected = count_connect;
 	if (opt.type)
 		set_device(opt.type, opt.device);
 	else if (g.spooling)
@@ -799,6 +922,8 @@ static int run(void)
 			if (now >= drain_deadline)
 				return finish(g.signals != 0);
 		}
+		if (opt.health_interval_s && g.health_topic && now >= g.health_due_ms)
+			publish_health();
 		mc_tick(&g.conn, now);
 		pump(now);
 
@@ -822,6 +947,8 @@ static int run(void)
 		int64_t wake = mc_wake(&g.conn, now);
 		if (g.spooling)
 			wake = min64(wake, spool_wake(&g.spool));
+		if (opt.health_interval_s && g.health_topic)
+			wake = min64(wake, g.health_due_ms);
 		if (draining)
 			wake = min64(wake, drain_deadline);
 		struct timespec ts = { 0, 0 };

@@ -263,7 +263,7 @@ static void parse_options(struct opts *o, int argc, char **argv)
 	o->have_key = load_key(o->key_file, "P1_KEY", o->key);
 	o->have_auth_key = load_key(o->auth_key_file, "P1_AUTH_KEY", o->auth_key);
 	if (o->have_auth_key && !o->have_key)
-		usage_error("%s", "an authentication key without a key (--key-file or $P1_KEY)");
+		usage_die(usage_text, "an authentication key without a key (--key-file or $P1_KEY)");
 }
 
 /* ---- the read loop ---- */

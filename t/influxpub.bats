@@ -30,7 +30,7 @@ publish() {
 	local type device
 	type=$(head -1 "$1" | jq -r .type)
 	device=$(head -1 "$1" | jq -r .device)
-	mqttpub -p "$BROKER_PORT" --json --type "$type" --device "$device" < "$1"
+	mqttpub -p "$BROKER_PORT" --reading --type "$type" --device "$device" < "$1"
 }
 
 points_in() { [ "$(influx_query "SELECT count(*) FROM /.*/" "$1" | jq '[.results[0].series[]?.values[0][1:][]] | max // 0')" -ge "$2" ]; }
@@ -39,7 +39,7 @@ points_in() { [ "$(influx_query "SELECT count(*) FROM /.*/" "$1" | jq '[.results
 	start_influxdb
 	influx_query 'CREATE DATABASE meters' > /dev/null
 	start_influxpub -d meters
-	p1sim -n 3 -r 20 --seed 7 -P 50 2>/dev/null | p1read -d house > "$TMP/p1.jsonl"
+	p1sim -n 3 -r 4 --seed 7 -P 50 2>/dev/null | p1read -d house > "$TMP/p1.jsonl"
 	[ "$(jq -r .time "$TMP/p1.jsonl" | sort -u | grep -c .)" -eq 3 ] # three points, not one
 	local port
 	port=$(free_port)

@@ -21,7 +21,7 @@ teardown() {
 # sets SIM_PID.
 meter() {
 	mkfifo "$TMP/$1.p1" "$TMP/$1.lines"
-	mqttpub -p "$BROKER_PORT" --json --type dsmr --device "$1" < "$TMP/$1.lines" 2>> "$TMP/mqttpub.err" &
+	mqttpub -p "$BROKER_PORT" --reading --type dsmr --device "$1" < "$TMP/$1.lines" 2>> "$TMP/mqttpub.err" &
 	track_pid $!
 	p1read -d "$1" < "$TMP/$1.p1" 2>/dev/null | tee "$TMP/$1.jsonl" > "$TMP/$1.lines" &
 	track_pid $!
@@ -30,6 +30,14 @@ meter() {
 	track_pid "$SIM_PID"
 }
 
+# metric_is SERIES VALUE...: the series has one of the values.
+metric_is() {
+	local v
+	v=$(curl -sf "$EXPORT_URL/metrics" | grep -F "$1 " | sed 's/.* //')
+	shift
+	for want; do [ "$v" = "$want" ] && return 0; done
+	return 1
+}
 prom_says() { [ "$(prom_query "$1")" = "$2" ]; }
 lines_in() { [ "$(grep -c . "$1")" -ge "$2" ]; }
 page_has() { curl -sf "$EXPORT_URL/" | grep -qF -- "$1"; }
@@ -142,4 +150,29 @@ ok"
 	[ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$EXPORT_URL/metrics")" = 405 ]
 	run curl -sf -D - -o /dev/null "$EXPORT_URL/metrics"
 	assert_output --partial 'text/plain; version=0.0.4'
+}
+
+@test "health: a reader's health line through mqttpub, merged with mqttpub's counters, in /metrics and /api/devices" {
+	start_exporter
+	mkfifo "$TMP/in"
+	mqttpub -p "$BROKER_PORT" --reading --health-interval 1 < "$TMP/in" 2> "$TMP/mqttpub.err" &
+	track_pid $!
+	exec 7> "$TMP/in"
+	echo '{"time":"2026-11-27T10:00:01.123Z","type":"dsmr","device":"h","values":{"p":{"value":0.070,"unit":"kW"}}}' >&7
+	echo '{"time":"2026-11-27T10:00:01.500Z","type":"dsmr","device":"h","health":{"telegrams":12,"dropped":{"crc":3,"too_long":1},"last_error":"telegram 13: CRC mismatch","link":"up"}}' >&7
+	wait_for 50 page_has 'data-dropped="4"'
+	# Within a second more, mqttpub's own counters say the reading is out.
+	wait_for 50 metric_is 'meter2mqtt_publisher_published_total{type="dsmr",device="h"}' 1 2 3 4
+	curl -sf "$EXPORT_URL/metrics" > "$TMP/metrics"
+	run grep -F 'device="h"' "$TMP/metrics"
+	assert_line 'meter2mqtt_value{type="dsmr",device="h",parameter="p",unit="kW"} 0.070'
+	assert_line 'meter2mqtt_reader_telegrams_total{type="dsmr",device="h"} 12'
+	assert_line 'meter2mqtt_reader_dropped_total{type="dsmr",device="h",reason="too_long"} 1'
+	assert_line 'meter2mqtt_link_up{type="dsmr",device="h"} 1'
+	run curl -sf "$EXPORT_URL/api/devices"
+	[ "$(jq -r '.devices[0].health.reader.last_error' <<< "$output")" = "telegram 13: CRC mismatch" ]
+	# The link goes down: a health message at once, not a minute later.
+	echo '{"time":"2026-11-27T10:00:02Z","type":"dsmr","device":"h","health":{"telegrams":12,"dropped":{"crc":3,"too_long":1},"link":"down","last_error":"no data for 10 s"}}' >&7
+	wait_for 50 metric_is 'meter2mqtt_link_up{type="dsmr",device="h"}' 0
+	exec 7>&-
 }

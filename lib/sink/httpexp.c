@@ -302,15 +302,17 @@ void exp_devices_json(const struct devtable *t, const struct exp_clock *c, struc
 static const char page_style[] =
 	"body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}"
 	"h1{font-size:1.4em;margin:0 0 .2em}p.summary{margin:0 0 1em;color:#555}"
-	"table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002}"
+	"table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002;width:100%}"
+	"td.time,td.age{white-space:nowrap}"
 	"th,td{padding:.45em .8em;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}"
 	"th{background:#f0f0f0;font-weight:600}"
 	"td.state span{display:inline-block;padding:.1em .6em;border-radius:1em;font-weight:600;color:#fff}"
 	"tr.online td.state span{background:#2e7d32}tr.stale td.state span{background:#e68a00}"
 	"tr.offline td.state span{background:#c62828}tr.waiting td.state span{background:#777}"
-	"ul.values{list-style:none;margin:0;padding:0;columns:2 14em}"
-	"ul.values li{white-space:nowrap}span.name{color:#666}span.value{font-variant-numeric:tabular-nums;"
-	"font-weight:600}td.dropped.bad{color:#c62828;font-weight:600}small{color:#777}";
+	"ul.values{list-style:none;margin:0;padding:0;font-size:.92em}"
+	"ul.values li{white-space:nowrap}span.name{color:#666}"
+	"span.value{font-variant-numeric:tabular-nums;font-weight:600}"
+	"td.dropped.bad{color:#c62828;font-weight:600}small{color:#777}";
 
 static void format_age(char *out, size_t n, double s)
 {
@@ -333,7 +335,7 @@ static void html_cell(struct buf *b, const char *cls, const char *text)
 
 static void html_values(struct buf *b, const struct device *d)
 {
-	buf_adds(b, "<td><ul class=\"values\">");
+	buf_adds(b, "<td class=\"values\"><ul class=\"values\">");
 	for (size_t k = 0; k < d->nv; k++) {
 		const struct dev_value *v = &d->v[k];
 		buf_adds(b, "<li data-parameter=\"");

@@ -203,8 +203,9 @@ bool mm_param_valid(const char *param, const char **why)
 {
 	if (!topic_level_valid(param, strlen(param), why))
 		return false;
-	if (strcmp(param, "status") == 0) {
-		*why = "named \"status\", which would overwrite the status topic";
+	if (strcmp(param, "status") == 0 || strcmp(param, "health") == 0) {
+		*why = param[0] == 's' ? "named \"status\", which would overwrite the status topic"
+		                       : "named \"health\", which would overwrite the health topic";
 		return false;
 	}
 	return true;

@@ -80,6 +80,7 @@ int queue_push(struct queue *q, const char *topic, size_t topic_len, const char 
 	if (!q->next_unsent)
 		q->next_unsent = m;
 	q->count++;
+	q->pushed++;
 	q->bytes += size;
 	return 0;
 }

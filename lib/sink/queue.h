@@ -34,6 +34,7 @@ struct queue {
 	size_t max_count, max_bytes;
 	unsigned long dropped;     /* dropped because the queue was full */
 	uint64_t next_seq;
+	unsigned long pushed;      /* taken in all (for counters: pushed - dropped - count left) */
 };
 
 void queue_init(struct queue *q, size_t max_count, size_t max_bytes);
