@@ -39,7 +39,7 @@ static const char usage_text[] =
 	"               [--insecure-skip-verify] [--json | --json-values]\n"
 	"               [--homeassistant] [--ha-prefix P] [--expire-after SEC] [--one-shot]\n"
 	"               [--type TYPE --device ID]\n"
-	"               [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
+	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
 	"               [--line-max N] [--check]\n"
 	"\n"
 	"Reads reading lines on stdin and publishes every value to\n"
@@ -73,6 +73,8 @@ static const char usage_text[] =
 	"      --one-shot             at the end of input leave the status online (for a\n"
 	"                             poll from cron; needs --expire-after)\n"
 	"      --type TYPE, --device ID  the device, to connect before the first line\n"
+	"      --max-inflight N       QoS 1/2 messages unacknowledged at most (MQTT 3.1.1: 20;\n"
+	"                             MQTT 5: what the broker says it takes)\n"
 	"      --queue-max N          messages held while the broker is away (100000)\n"
 	"      --queue-bytes N        bytes held (default 16M; k, M, G allowed)\n"
 	"      --drain-timeout SEC    at end of input, wait this long to deliver (10)\n"
@@ -95,6 +97,7 @@ enum {
 	OPT_JSON_VALUES,
 	OPT_HA,
 	OPT_HA_PREFIX,
+	OPT_MAX_INFLIGHT,
 	OPT_EXPIRE_AFTER,
 	OPT_ONE_SHOT,
 	OPT_QUEUE_MAX,
@@ -131,6 +134,7 @@ static const struct option long_options[] = {
 	{ "json-values", no_argument, NULL, OPT_JSON_VALUES },
 	{ "homeassistant", no_argument, NULL, OPT_HA },
 	{ "ha-prefix", required_argument, NULL, OPT_HA_PREFIX },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "expire-after", required_argument, NULL, OPT_EXPIRE_AFTER },
 	{ "one-shot", no_argument, NULL, OPT_ONE_SHOT },
 	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
@@ -394,6 +398,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_HA_PREFIX:
 			opt.mm.ha_prefix = optarg;
+			break;
+		case OPT_MAX_INFLIGHT:
+			opt.mq.max_inflight = (int)number_arg("--max-inflight", optarg, 1, 65535);
 			break;
 		case OPT_EXPIRE_AFTER:
 			opt.expire_after_s = number_arg("--expire-after", optarg, 0, 31 * 86400);

@@ -107,7 +107,7 @@ static const struct {
 	const char *type, *program;
 	long interval_s; /* the reader's default interval: a P1 meter sends every
 	                    1 to 10 s, kmpread polls every 300 s */
-} builtin_types[] = { { "dsmr", "p1read", 10 }, { "multical", "kmpread", 300 } };
+} builtin_types[] = { { "dsmr", "p1read", 10 }, { "multical", "kmpread", 300 }, { "sml", "smlread", 10 } };
 
 /* The reader of a type: config.yaml's types: map, then TYPE in a types
  * directory, then the built-in types. */
@@ -735,6 +735,8 @@ static void validate(struct pass *p)
 static char *device_log_dir(const struct pass *p, const char *id)
 {
 	const char *base = log_dir_opt ? log_dir_opt : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
+	if (strcmp(base, "-") == 0)
+		return strdup("-"); /* no directory: the supervisor's output */
 	char *abs = log_dir_opt ? absolute(base) : config_relative(base), *out;
 	if (!abs || asprintf(&out, "%s/%s", abs, id) < 0)
 		out = NULL;

@@ -199,6 +199,12 @@ Y
 	run mtrcfg -c "$TOP/etc/config.yaml" -d "$TMP/etc/config.d" --list-types
 	assert_success
 	assert_line --regexp '^dsmr	'
+	assert_line --regexp '^sml	.*smlread'
+	# sml, like dsmr, needs a port: said with the file and line.
+	printf 'type: sml\nparameters: [instantaneous_active_power]\n' > "$TMP/etc/config.d/strom.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "strom.yaml:1:1: missing key 'port'"
 	run "$TOP/etc/types/thermo" --check --device=t --zone=x
 	assert_failure 2
 	assert_output "thermo: --zone: 'x' is not a number"

@@ -14,8 +14,16 @@
 #include "base/err.h"
 #include "base/util.h"
 
-/* Messages handed to libmosquitto and not yet acknowledged, at most. */
-#define WINDOW 256
+/* QoS 1/2 messages in flight under MQTT 3.1.1 unless max_inflight says
+ * otherwise: libmosquitto's and mosquitto's default.  A 3.1.1 broker that
+ * gets more refuses them in a way its client cannot see. */
+#define INFLIGHT_V311 20
+#define INFLIGHT_MAX 65535
+/* PUBCOMP's "packet identifier not found": the broker lost the session
+ * the message was in (an MQTT 5 session ends with its connection), and
+ * cannot say whether it had released it.  Sent again: maybe twice, never
+ * lost. */
+#define RC_PACKET_ID_NOT_FOUND 0x92
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
 
@@ -28,10 +36,12 @@ static const char *host_of(const struct mqttconn *c) { return c->s->host; }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
 {
-	(void)m, (void)flags, (void)props;
+	(void)m, (void)flags;
 	struct mqttconn *c = obj;
 	c->cb_connack = true;
 	c->cb_connack_rc = rc;
+	uint16_t rm = 0;
+	c->cb_receive_max = mosquitto_property_read_int16(props, MQTT_PROP_RECEIVE_MAXIMUM, &rm, false) ? rm : 0;
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
@@ -55,11 +65,26 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 		c->online_mid = -1;
 		return;
 	}
-	if (queue_ack(c->q, mid) && reason >= 128) {
-		/* MQTT 5: the broker took it and said no (not authorized,
-		 * quota); sending it again would not help. */
-		c->rejected++;
-		logmsg(LOG_WARN, "broker refused a message: %s", mosquitto_reason_string(reason));
+	if (reason < 0x80) {
+		if (queue_ack(c->q, mid)) {
+			c->hold_ms = BACKOFF_FIRST_MS;
+			c->refusal_warned = false;
+		}
+		return;
+	}
+	if (reason == RC_PACKET_ID_NOT_FOUND) {
+		struct qmsg *msg = queue_find(c->q, mid);
+		if (msg)
+			queue_requeue(c->q, msg);
+		return;
+	}
+	/* MQTT 5: the broker said no (quota, not authorized, ...): the
+	 * message is not delivered; it goes out again after a pause. */
+	struct qmsg *msg = queue_find(c->q, mid);
+	if (msg) {
+		queue_requeue(c->q, msg);
+		c->refusals++;
+		c->cb_refused = reason;
 	}
 }
 
@@ -109,14 +134,23 @@ static void setup_or_die(const struct mqttconn *c, int rc, const char *what)
 		fatal(c, "%s: %s", what, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 }
 
-static struct mosquitto *new_client(struct mqttconn *c)
+/* The window before CONNACK says more: under MQTT 5 libmosquitto lowers
+ * it to the broker's receive maximum itself. */
+static int configured_window(const struct mqtt_settings *s)
+{
+	if (s->max_inflight)
+		return s->max_inflight;
+	return s->protocol == MQTT_V5 ? INFLIGHT_MAX : INFLIGHT_V311;
+}
+
+static struct mosquitto *new_client(struct mqttconn *c, bool clean)
 {
 	const struct mqtt_settings *s = c->s;
-	struct mosquitto *m = mosquitto_new(c->client_id, true, c);
+	struct mosquitto *m = mosquitto_new(c->client_id, clean, c);
 	if (!m)
 		fatal(c, "cannot create an MQTT client: %s", strerror(errno));
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, s->protocol), "MQTT protocol");
-	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, WINDOW), "send maximum");
+	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, configured_window(s)), "send maximum");
 	/* A reading is complete when it is written: no waiting for more. */
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY");
 	if (s->username)
@@ -133,7 +167,10 @@ static struct mosquitto *new_client(struct mqttconn *c)
 		if (s->insecure)
 			setup_or_die(c, mosquitto_tls_insecure_set(m, true), "TLS options");
 	}
-	setup_or_die(c, mosquitto_will_set(m, c->status_topic, 7, "offline", 1, true), "will");
+	/* The connection that only clears the old session leaves no will:
+	 * its end is no news. */
+	if (!c->cleaning)
+		setup_or_die(c, mosquitto_will_set(m, c->status_topic, 7, "offline", 1, true), "will");
 	mosquitto_connect_v5_callback_set(m, on_connect);
 	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
 	mosquitto_publish_v5_callback_set(m, on_publish);
@@ -154,7 +191,10 @@ static void drop_client(struct mqttconn *c)
 
 static void schedule_retry(struct mqttconn *c, const char *why)
 {
-	drop_client(c);
+	/* A resumable session keeps libmosquitto's client and what it has
+	 * in flight: the handshakes go on where they stopped. */
+	if (!(c->persistent && c->session_ready))
+		drop_client(c);
 	if (!c->warned_down)
 		warnx("broker %s:%d: %s; retrying (every %d s at most)", host_of(c), c->s->port, why,
 		      BACKOFF_MAX_MS / 1000);
@@ -168,12 +208,18 @@ static void schedule_retry(struct mqttconn *c, const char *why)
 
 static void connect_attempt(struct mqttconn *c)
 {
-	drop_client(c);
-	c->mosq = new_client(c);
 	c->lib_error[0] = '\0';
 	c->cb_connack = c->cb_lost = false;
 	errno = 0;
-	int rc = mosquitto_connect_bind_async(c->mosq, host_of(c), c->s->port, c->s->keepalive, NULL);
+	int rc;
+	if (c->mosq && c->persistent && c->session_ready) {
+		rc = mosquitto_reconnect_async(c->mosq);
+	} else {
+		drop_client(c);
+		c->cleaning = c->persistent && !c->session_ready;
+		c->mosq = new_client(c, !(c->persistent && c->session_ready));
+		rc = mosquitto_connect_bind_async(c->mosq, host_of(c), c->s->port, c->s->keepalive, NULL);
+	}
 	if (rc == MOSQ_ERR_SUCCESS) {
 		c->state = MC_CONNECTING;
 		c->connack_deadline_ms = mono_ms() + (int64_t)c->s->keepalive * 1000;
@@ -205,9 +251,31 @@ static bool connack_retryable(const struct mqttconn *c, int rc)
 	return rc == CONNACK_REFUSED_SERVER_UNAVAILABLE;
 }
 
+/* The first connection of a run, with a clean session, has cleared what
+ * an earlier run left at the broker (QoS 2 ids awaiting their release
+ * would swallow our new messages with the same ids): now the session
+ * that is kept. */
+static void session_cleared(struct mqttconn *c)
+{
+	mosquitto_disconnect(c->mosq);
+	for (int i = 0; i < 10 && mosquitto_want_write(c->mosq); i++)
+		mosquitto_loop_write(c->mosq, 1);
+	drop_client(c);
+	c->session_ready = true;
+	c->cleaning = false;
+	connect_attempt(c);
+}
+
 static void on_connected(struct mqttconn *c)
 {
 	c->state = MC_CONNECTED;
+	c->window = configured_window(c->s);
+	if (c->s->protocol == MQTT_V5) {
+		int broker = c->cb_receive_max ? c->cb_receive_max : INFLIGHT_MAX;
+		if (broker < c->window)
+			c->window = broker;
+	}
+	logmsg(LOG_DEBUG, "broker %s:%d: at most %d messages in flight", host_of(c), c->s->port, c->window);
 	/* libmosquitto formats a log line (malloc, vsnprintf) for every
 	 * packet while a log callback is set: a tenth of mqttpub's CPU at
 	 * full speed.  Its errors matter only during the handshake. */
@@ -231,10 +299,17 @@ static void handle_connack(struct mqttconn *c)
 	c->cb_connack = false;
 	int rc = c->cb_connack_rc;
 	if (rc == 0) {
-		on_connected(c);
+		if (c->cleaning)
+			session_cleared(c);
+		else
+			on_connected(c);
 		return;
 	}
-	const char *text = c->s->protocol == MQTT_V5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc);
+	bool v5 = c->s->protocol == MQTT_V5;
+	if (rc == (v5 ? MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION : CONNACK_REFUSED_PROTOCOL_VERSION))
+		fatal(c, "broker %s:%d does not speak MQTT %s: try --protocol %s (protocol: %s under mqtt: in config.yaml)",
+		      host_of(c), c->s->port, v5 ? "5" : "3.1.1", v5 ? "311" : "5", v5 ? "311" : "5");
+	const char *text = v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc);
 	if (connack_retryable(c, rc)) {
 		schedule_retry(c, text);
 		return;
@@ -265,7 +340,12 @@ void mc_init(struct mqttconn *c, const struct mqtt_settings *s, struct queue *q)
 	c->s = s;
 	c->q = q;
 	c->state = MC_IDLE;
-	c->backoff_ms = BACKOFF_FIRST_MS;
+	c->backoff_ms = c->hold_ms = BACKOFF_FIRST_MS;
+	/* An MQTT 5 session ends with its connection here (libmosquitto
+	 * 2.0.11 asks for a session expiry only in a blocking connect), and
+	 * a broker answers a resent PUBREL it no longer knows with success:
+	 * under 5 every unacknowledged message is sent anew instead. */
+	c->persistent = s->qos > 0 && s->protocol == MQTT_V311;
 	c->online_mid = c->offline_mid = -1;
 }
 
@@ -322,6 +402,16 @@ void mc_io(struct mqttconn *c, short revents)
 	}
 	if (rc != MOSQ_ERR_SUCCESS || c->cb_lost)
 		connection_lost(c, rc);
+	if (c->cb_refused) {
+		/* Not before a pause: a broker over its quota needs time. */
+		if (!c->refusal_warned)
+			warnx("broker %s:%d refused a message: %s; sending it again in %d s", host_of(c), c->s->port,
+			      mosquitto_reason_string(c->cb_refused), c->hold_ms / 1000);
+		c->refusal_warned = true;
+		c->cb_refused = 0;
+		c->hold_until_ms = mono_ms() + c->hold_ms;
+		c->hold_ms = c->hold_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->hold_ms * 2;
+	}
 	if (c->cb_birth) {
 		c->cb_birth = false;
 		if (c->on_birth)
@@ -338,6 +428,8 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 		wake = c->connack_deadline_ms;
 	if (c->state >= MC_CONNECTING && now + (int64_t)c->s->keepalive * 1000 / 4 < wake)
 		wake = now + (int64_t)c->s->keepalive * 1000 / 4;
+	if (c->state == MC_CONNECTED && c->q->next_unsent && c->hold_until_ms > now && c->hold_until_ms < wake)
+		wake = c->hold_until_ms;
 	return wake;
 }
 
@@ -352,11 +444,16 @@ static void cork(const struct mqttconn *c, bool on)
 static void pump_window(struct mqttconn *c)
 {
 	struct qmsg *m;
-	while (c->state == MC_CONNECTED && (m = queue_next_unsent(c->q)) && c->q->in_flight < WINDOW) {
+	if (c->hold_until_ms && mono_ms() < c->hold_until_ms)
+		return;
+	c->hold_until_ms = 0;
+	while (c->state == MC_CONNECTED && (m = queue_next_unsent(c->q)) && c->q->in_flight < (size_t)c->window) {
 		if (mosquitto_want_write(c->mosq))
 			return;
 		int mid = 0;
-		int rc = mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos, m->retain);
+		/* An empty retained message deletes the retained value. */
+		bool retain = m->retain && m->payload_len > 0;
+		int rc = mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos, retain);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			if (c->s->qos == 0)
 				queue_remove(c->q, m);
@@ -380,7 +477,7 @@ void mc_pump(struct mqttconn *c)
 	/* A backlog goes out in full segments, not one per message. */
 	bool corked = false;
 	struct queue *q = c->q;
-	if (c->state == MC_CONNECTED && q->next_unsent && q->next_unsent->next && q->in_flight < WINDOW) {
+	if (c->state == MC_CONNECTED && q->next_unsent && q->next_unsent->next && q->in_flight < (size_t)c->window) {
 		cork(c, true);
 		corked = true;
 	}

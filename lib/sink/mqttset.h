@@ -15,6 +15,8 @@ struct mqtt_settings {
 	int keepalive;        /* seconds */
 	int protocol;         /* MQTT_V311 or MQTT_V5 */
 	int qos;
+	int max_inflight;     /* QoS 1/2 messages unacknowledged at most; 0: 20
+	                       * under 3.1.1, the broker's receive maximum under 5 */
 	bool retain;
 	const char *username, *password;
 	const char *cafile, *capath, *cert, *key, *tls_version;

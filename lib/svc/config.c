@@ -638,11 +638,11 @@ static void device_pair(struct walk *w, const char *key, yaml_node_t *v, void *c
 	free(name);
 }
 
-/* What the two built-in types cannot work without: a clearer message, with
- * a position, than the reader's own --check could give. */
+/* What the built-in types cannot work without: a clearer message, with a
+ * position, than the reader's own --check could give. */
 static void builtin_requirements(struct walk *w, struct device_conf *c, yaml_node_t *root)
 {
-	if (!c->type || (strcmp(c->type, "dsmr") && strcmp(c->type, "multical")))
+	if (!c->type || (strcmp(c->type, "dsmr") && strcmp(c->type, "multical") && strcmp(c->type, "sml")))
 		return;
 	const struct dev_opt *conn = device_opt(c, "connection");
 	const char *how = conn && conn->arg ? strchr(conn->arg, '=') : NULL;

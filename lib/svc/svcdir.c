@@ -122,15 +122,22 @@ static char *run_script(const struct svc_spec *sp)
 static char *log_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
-	sb_str(&b, "#!/bin/sh\n# Written by mtrcfg(1).\nmkdir -p -m 0750 ");
-	sb_quote(&b, sp->log_dir);
-	sb_str(&b, " || exit 1\n");
-	if (sp->sup == SUP_RUNIT)
-		sb_str(&b, "exec svlogd -tt ");
-	else
-		sb_str(&b, "exec s6-log -b n10 s1000000 T ");
-	sb_quote(&b, sp->log_dir);
-	sb_str(&b, "\n");
+	sb_str(&b, "#!/bin/sh\n# Written by mtrcfg(1).\n");
+	if (strcmp(sp->log_dir, "-") == 0) {
+		/* No log directory: each line, led by the device id, goes to the
+		 * supervisor's own output (under systemd, the journal).  An id
+		 * is [A-Za-z0-9_-]: nothing sed would read as syntax. */
+		sb_str(&b, "exec sed -u 's/^/");
+		sb_comment_text(&b, sp->id);
+		sb_str(&b, ": /'\n");
+	} else {
+		sb_str(&b, "mkdir -p -m 0750 ");
+		sb_quote(&b, sp->log_dir);
+		sb_str(&b, " || exit 1\n");
+		sb_str(&b, sp->sup == SUP_RUNIT ? "exec svlogd -tt " : "exec s6-log -b n10 s1000000 T ");
+		sb_quote(&b, sp->log_dir);
+		sb_str(&b, "\n");
+	}
 	if (b.oom) {
 		free(b.s);
 		return NULL;
