@@ -190,7 +190,7 @@ static void parse_options(int argc, char **argv)
 		case OPT_TIMEOUT: opt.timeout_s = number_arg("--timeout", optarg, 1, 3600); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
-		case OPT_VERSION: print_version();
+		case OPT_VERSION: print_version(argc);
 		case ':': usage_error("option %s needs a value", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}

@@ -92,12 +92,6 @@ static struct {
 	.line = { 1200, 8, 'N', 2 },
 };
 
-_Noreturn static void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
-
 /* ---- options ---- */
 
 static void add_parameters(char *list)
@@ -149,14 +143,6 @@ static void set_serial(const char *s)
 	opt.line = p;
 }
 
-static long number_option(const char *name, const char *s, long min, long max)
-{
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		die(EXIT_USAGE, "--%s %s: expected a whole number from %ld to %ld", name, s, min, max);
-	return v;
-}
-
 /* The port from the positional argument, --port, --connection and --host. */
 static void resolve_port(const char *positional)
 {
@@ -190,7 +176,8 @@ static void parse_options(int argc, char **argv)
 {
 	int c;
 	bool list = false, list_ports = false;
-	while ((c = getopt_long(argc, argv, "d:p:i:s:1h", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:p:i:s:1h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!device_id_valid(optarg))
@@ -198,16 +185,16 @@ static void parse_options(int argc, char **argv)
 			opt.device = optarg;
 			break;
 		case 'p': add_parameters(optarg); break;
-		case 'i': opt.interval_s = number_option("poll-interval", optarg, 1, 7 * 86400); break;
+		case 'i': opt.interval_s = arg_long("--poll-interval", optarg, 1, 7 * 86400, NULL); break;
 		case '1': opt.once = true; break;
 		case 's': set_serial(optarg); break;
 		case O_BAUDRATE:
-			opt.line.baud = (int)number_option("baudrate", optarg, 300, 115200);
+			opt.line.baud = (int)arg_long("--baudrate", optarg, 300, 115200, NULL);
 			if (!baud_supported(opt.line.baud))
 				die(EXIT_USAGE, "--baudrate %s: not a standard rate (KMP: 1200, 2400, 9600)", optarg);
 			break;
-		case O_TIMEOUT: opt.timeout_ms = number_option("timeout", optarg, 1, 60000); break;
-		case O_BYTE_TIMEOUT: opt.byte_timeout_ms = number_option("byte-timeout", optarg, 1, 60000); break;
+		case O_TIMEOUT: opt.timeout_ms = arg_long("--timeout", optarg, 1, 60000, NULL); break;
+		case O_BYTE_TIMEOUT: opt.byte_timeout_ms = arg_long("--byte-timeout", optarg, 1, 60000, NULL); break;
 		case O_CONNECTION: opt.connection = optarg; break;
 		case O_HOST: opt.host = optarg; break;
 		case O_PORT: opt.port = optarg; break;
@@ -217,20 +204,20 @@ static void parse_options(int argc, char **argv)
 		case O_LIST_OPTIONS:
 			for (const struct option *o = long_opts; o->name; o++)
 				puts(o->name);
-			exit(EXIT_OK);
-		case O_VERSION: print_version();
-		case 'h': usage(EXIT_OK);
-		default: usage(EXIT_USAGE);
+			exit_listed();
+		case O_VERSION: print_version(argc);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (list) {
 		list_registers();
-		exit(EXIT_OK);
+		exit_listed();
 	}
 	if (list_ports) {
 		if (port_list(stdout) < 0)
 			die(EXIT_RUNTIME, "cannot list serial ports");
-		exit(EXIT_OK);
+		exit_listed();
 	}
 	if (argc - optind > 1)
 		die(EXIT_USAGE, "one port only; unexpected: %s", argv[optind + 1]);

@@ -27,6 +27,7 @@
 #include "sink/mqttconn.h"
 #include "sink/mqttmsg.h"
 #include "sink/queue.h"
+#include "sink/spool.h"
 
 #ifndef M2M_VERSION
 #define M2M_VERSION "unknown"
@@ -40,6 +41,7 @@ static const char usage_text[] =
 	"               [--homeassistant] [--ha-prefix P] [--expire-after SEC] [--one-shot]\n"
 	"               [--type TYPE --device ID]\n"
 	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
+	"               [--spool DIR [--spool-max N] [--spool-sync SEC]]\n"
 	"               [--line-max N] [--check]\n"
 	"\n"
 	"Reads reading lines on stdin and publishes every value to\n"
@@ -77,6 +79,10 @@ static const char usage_text[] =
 	"                             MQTT 5: what the broker says it takes)\n"
 	"      --queue-max N          messages held while the broker is away (100000)\n"
 	"      --queue-bytes N        bytes held (default 16M; k, M, G allowed)\n"
+	"      --spool DIR            keep the queue on disk in DIR: nothing queued is lost\n"
+	"                             by a crash, a restart or a power cut\n"
+	"      --spool-max N          bytes the spool holds at most (default 64M)\n"
+	"      --spool-sync SEC       sync the spool at most this often (default 1; 0: always)\n"
 	"      --drain-timeout SEC    at end of input, wait this long to deliver (10)\n"
 	"      --line-max N           longest input line (default 1M)\n"
 	"      --check                check the options, connect to nothing, exit 0 or 2\n"
@@ -103,6 +109,9 @@ enum {
 	OPT_QUEUE_MAX,
 	OPT_QUEUE_BYTES,
 	OPT_DRAIN_TIMEOUT,
+	OPT_SPOOL,
+	OPT_SPOOL_MAX,
+	OPT_SPOOL_SYNC,
 	OPT_LINE_MAX,
 	OPT_CHECK,
 	OPT_TYPE,
@@ -140,6 +149,9 @@ static const struct option long_options[] = {
 	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
 	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "spool", required_argument, NULL, OPT_SPOOL },
+	{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
+	{ "spool-sync", required_argument, NULL, OPT_SPOOL_SYNC },
 	{ "line-max", required_argument, NULL, OPT_LINE_MAX },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "type", required_argument, NULL, OPT_TYPE },
@@ -162,6 +174,9 @@ struct options {
 	long expire_after_s;
 	long queue_max, drain_timeout_s;
 	int64_t queue_bytes, line_max;
+	const char *spool;
+	int64_t spool_max;
+	int spool_sync_ms;
 	const char *type, *device;
 	bool check;
 };
@@ -171,6 +186,8 @@ static struct options opt;
 static struct {
 	struct mqttconn conn;
 	struct queue q;
+	struct spool spool;
+	bool spooling, spool_failed;
 	struct linein in;
 	char *type, *device, *status_topic, *client_id, *ha_status;
 	struct mm_list msgs; /* one line's messages; kept, so that it is not grown anew for each */
@@ -188,23 +205,17 @@ static struct ratelimit bad_line_rl = RATELIMIT_INIT(10, 20);
 _Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n%s", prog_name, msg, usage_text);
-	exit(EXIT_USAGE);
+	vusage_die(usage_text, fmt, ap);
+	// cppcheck-suppress va_end_missing ; vusage_die does not return
 }
 
 /* ---- options ---- */
 
 static long number_arg(const char *name, const char *s, long min, long max)
 {
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		usage_error("%s: not a number from %ld to %ld: %s", name, min, max, s);
-	return v;
+	return arg_long(name, s, min, max, NULL);
 }
 
 /* 16M, 512k, 1G, or plain bytes: 64 bits, also on a 32-bit system. */
@@ -314,11 +325,13 @@ static void parse_options(int argc, char **argv)
 	opt.queue_bytes = 16L * 1024 * 1024;
 	opt.line_max = 1024L * 1024;
 	opt.drain_timeout_s = 10;
+	opt.spool_max = SPOOL_MAX_DEFAULT;
+	opt.spool_sync_ms = 1000;
 
 	/* -h means the host, as in mosquitto_pub; alone it asks for help. */
 	if (argc >= 2 && strcmp(argv[argc - 1], "-h") == 0) {
 		fputs(usage_text, stdout);
-		exit(EXIT_OK);
+		exit_listed();
 	}
 	bool json = false, json_values = false;
 	int c;
@@ -414,6 +427,21 @@ static void parse_options(int argc, char **argv)
 		case OPT_QUEUE_BYTES:
 			opt.queue_bytes = size_arg("--queue-bytes", optarg, 4096, QUEUE_BYTES_MAX);
 			break;
+		case OPT_SPOOL:
+			if (!*optarg)
+				usage_error("--spool: an empty directory name");
+			opt.spool = optarg;
+			break;
+		case OPT_SPOOL_MAX:
+			opt.spool_max = size_arg("--spool-max", optarg, 1024 * 1024, (int64_t)1 << 40);
+			break;
+		case OPT_SPOOL_SYNC: {
+			double sec;
+			if (parse_double(optarg, 0, 3600, &sec) < 0)
+				usage_error("--spool-sync: not a number of seconds from 0 to 3600: %s", optarg);
+			opt.spool_sync_ms = (int)(sec * 1000);
+			break;
+		}
 		case OPT_DRAIN_TIMEOUT:
 			opt.drain_timeout_s = number_arg("--drain-timeout", optarg, 0, 86400);
 			break;
@@ -431,9 +459,9 @@ static void parse_options(int argc, char **argv)
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
-			exit(EXIT_OK);
+			exit_listed();
 		case OPT_VERSION:
-			print_version();
+			print_version(argc);
 		case ':':
 			usage_error("%s needs a value", argv[optind - 1]);
 		default:
@@ -527,6 +555,12 @@ static void set_device(const char *type, const char *device)
 
 static void enqueue(const char *topic, const char *payload, size_t len, bool retain)
 {
+	if (g.spooling) {
+		if (spool_push(&g.spool, topic, strlen(topic), payload, len, retain) < 0)
+			warnx("cannot spool a message for %s: %s", topic,
+			      len > (size_t)opt.spool_max / 2 ? "larger than --spool-max" : "out of memory");
+		return;
+	}
 	if (queue_push(&g.q, topic, strlen(topic), payload, len, retain) < 0)
 		warnx("cannot queue a message for %s: %s", topic,
 		      queue_msg_size(strlen(topic), len) > g.q.max_bytes ? "larger than --queue-bytes" : "out of memory");
@@ -539,7 +573,11 @@ static void report_drops(bool now_or_never)
 	int64_t t = mono_ms();
 	if (!now_or_never && t - g.dropped_warned_ms < 10000)
 		return;
-	warnx("queue full (--queue-max %zu, --queue-bytes %zu): dropped the oldest, %lu dropped so far",
+	if (g.spooling)
+		warnx("spool %s full (--spool-max %lld): dropped the oldest, %lu dropped so far", opt.spool,
+		      (long long)opt.spool_max, g.q.dropped);
+	else
+		warnx("queue full (--queue-max %zu, --queue-bytes %zu): dropped the oldest, %lu dropped so far",
 	      g.q.max_count, g.q.max_bytes, g.q.dropped);
 	g.dropped_reported = g.q.dropped;
 	g.dropped_warned_ms = t;
@@ -620,6 +658,16 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 static unsigned long lost_now(void) { return g.q.count + g.q.dropped + g.conn.rejected; }
 
+/* A message is in the spool before it goes to the broker. */
+static void pump(int64_t now)
+{
+	if (g.spooling && spool_flush(&g.spool, now) < 0 && !g.spool_failed) {
+		warn_errno("spool %s: cannot write (messages stay in memory only)", opt.spool);
+		g.spool_failed = true;
+	}
+	mc_pump(&g.conn);
+}
+
 static int finish(bool interrupted)
 {
 	report_drops(true);
@@ -631,10 +679,19 @@ static int finish(bool interrupted)
 	if (g.bad_lines || g.bad_params)
 		warnx("%lu lines read, %lu bad lines and %lu bad parameters skipped", g.in.lineno, g.bad_lines,
 		      g.bad_params);
+	if (g.spooling) {
+		/* What is still queued stays in the spool for the next run. */
+		if (undelivered)
+			warnx("%lu messages kept in the spool %s for the next run%s", undelivered, opt.spool,
+			      interrupted ? " (interrupted)" : "");
+		lost -= undelivered;
+		undelivered = 0;
+	}
 	if (lost == 0)
 		return EXIT_OK;
-	warnx("%lu messages lost: %lu not delivered%s, %lu dropped from a full queue, %lu refused by the broker", lost,
-	      undelivered, interrupted ? " (interrupted)" : " within --drain-timeout", g.q.dropped, g.conn.rejected);
+	warnx("%lu messages lost: %lu not delivered%s, %lu dropped from a full %s, %lu refused by the broker", lost,
+	      undelivered, interrupted ? " (interrupted)" : " within --drain-timeout", g.q.dropped,
+	      g.spooling ? "spool" : "queue", g.conn.rejected);
 	return EXIT_RUNTIME;
 }
 
@@ -642,6 +699,8 @@ static int finish(bool interrupted)
 static void release_all(void)
 {
 	mc_free(&g.conn);
+	if (g.spooling)
+		spool_close(&g.spool);
 	queue_free(&g.q);
 	ha_registry_free(&g.ha);
 	free(g.type);
@@ -655,12 +714,45 @@ static void release_all(void)
 	arena_release();
 }
 
+/* Without --type and --device, the device of what an earlier run left in
+ * the spool (PREFIX/TYPE/DEVICE[/PARAM]): it is to be sent now, before any
+ * line names the device. */
+static void device_from_spool(void)
+{
+	size_t pn = strlen(opt.prefix);
+	for (struct qmsg *m = g.q.head; m; m = m->next) {
+		if (strncmp(m->data, opt.prefix, pn) != 0 || m->data[pn] != '/')
+			continue;
+		char *type = strdup(m->data + pn + 1);
+		char *slash = type ? strchr(type, '/') : NULL;
+		if (slash) {
+			char *device = slash + 1;
+			*slash = '\0';
+			device[strcspn(device, "/")] = '\0';
+			if (*type && *device)
+				set_device(type, device);
+		}
+		free(type);
+		return;
+	}
+}
+
 static void start(void)
 {
 	if (linein_init(&g.in, (size_t)opt.line_max) < 0)
 		die(EXIT_RUNTIME, "out of memory");
-	queue_init(&g.q, (size_t)opt.queue_max, (size_t)opt.queue_bytes);
 	mc_init(&g.conn, &opt.mq, &g.q);
+	if (opt.spool) {
+		/* The spool's bound is the queue's: memory holds what it holds. */
+		queue_init(&g.q, SIZE_MAX, SIZE_MAX);
+		char why[256];
+		if (spool_open(&g.spool, opt.spool, (uint64_t)opt.spool_max, opt.spool_sync_ms, &g.q, why, sizeof why) < 0)
+			die(EXIT_RUNTIME, "--spool %s: %s", opt.spool, why);
+		g.spooling = true;
+		g.conn.spool_dir = opt.spool;
+	} else {
+		queue_init(&g.q, (size_t)opt.queue_max, (size_t)opt.queue_bytes);
+	}
 	if (opt.homeassistant) {
 		if (asprintf(&g.ha_status, "%s/status", opt.mm.ha_prefix) < 0)
 			die(EXIT_RUNTIME, "out of memory");
@@ -670,6 +762,8 @@ static void start(void)
 	}
 	if (opt.type)
 		set_device(opt.type, opt.device);
+	else if (g.spooling)
+		device_from_spool();
 }
 
 static int run(void)
@@ -706,7 +800,7 @@ static int run(void)
 				return finish(g.signals != 0);
 		}
 		mc_tick(&g.conn, now);
-		mc_pump(&g.conn);
+		pump(now);
 
 		struct pollfd fds[2];
 		nfds_t nfds = 0;
@@ -726,6 +820,8 @@ static int run(void)
 		/* Sleep until something happens or a deadline comes: idle
 		 * costs nothing but a keepalive check now and then. */
 		int64_t wake = mc_wake(&g.conn, now);
+		if (g.spooling)
+			wake = min64(wake, spool_wake(&g.spool));
 		if (draining)
 			wake = min64(wake, drain_deadline);
 		struct timespec ts = { 0, 0 };
@@ -744,7 +840,7 @@ static int run(void)
 		if (in_idx >= 0 && (fds[in_idx].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    linein_read(&g.in, STDIN_FILENO, handle_line, NULL) < 0)
 			warn_errno("stdin");
-		mc_pump(&g.conn);
+		pump(mono_ms());
 	}
 }
 

@@ -163,7 +163,7 @@ static void parse_options(int argc, char **argv)
 		case OPT_MAX_DEVICES: opt.max_devices = number_arg("--max-devices", optarg, 1, 10000000); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
-		case OPT_VERSION: print_version();
+		case OPT_VERSION: print_version(argc);
 		case ':': usage_error("option %s needs a value", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}

@@ -18,7 +18,7 @@
 #include "base/util.h"
 
 static const char usage_text[] =
-	"usage: p1read [-d ID] [-p NAME,...] [-i SECONDS] [-s BAUD:8N1] [--version=V] [PORT]\n"
+	"usage: p1read [-d ID] [-p NAME,...] [-i SECONDS] [-s BAUD:8N1] [--dsmr=V] [PORT]\n"
 	"       p1read --list | --list-ports | --list-options\n"
 	"       p1read --check [options] [PORT]\n"
 	"\n"
@@ -29,9 +29,9 @@ static const char usage_text[] =
 	"  -d, --device ID            device id in the reading line (default dsmr)\n"
 	"  -p, --parameters LIST      only these values: names (see --list) or OBIS codes\n"
 	"  -i, --poll-interval SEC    print at most one reading per SEC seconds\n"
-	"  -s, --serial BAUD:8N1      serial settings (default by --version)\n"
+	"  -s, --serial BAUD:8N1      serial settings (default by --dsmr)\n"
 	"      --baudrate N           serial speed only\n"
-	"      --version=V            DSMR version: 22, 30 (9600:7E1, no CRC), 40, 42,\n"
+	"      --dsmr=V               DSMR version: 22, 30 (9600:7E1, no CRC), 40, 42,\n"
 	"                             50, be, lu, at, hu, ie (115200:8N1, CRC required),\n"
 	"                             q3d (9600:7E1, no CRC), auto (the default:\n"
 	"                             115200:8N1, CRC checked when sent)\n"
@@ -44,7 +44,7 @@ static const char usage_text[] =
 	"      --list-ports           serial ports, with USB vendor, product and serial\n"
 	"      --list-options         the long options, one per line\n"
 	"  -h, --help                 this text\n"
-	"      --version              the program's version\n";
+	"      --version              the program's version (alone)\n";
 
 enum {
 	OPT_BAUDRATE = 256,
@@ -55,6 +55,7 @@ enum {
 	OPT_LIST,
 	OPT_LIST_PORTS,
 	OPT_LIST_OPTIONS,
+	OPT_DSMR,
 	OPT_VERSION,
 	OPT_SILENCE,
 };
@@ -73,12 +74,13 @@ static const struct option long_options[] = {
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "list-ports", no_argument, NULL, OPT_LIST_PORTS },
 	{ "list-options", no_argument, NULL, OPT_LIST_OPTIONS },
-	{ "version", optional_argument, NULL, OPT_VERSION },
+	{ "dsmr", required_argument, NULL, OPT_DSMR },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The DSMR versions --version accepts: the defaults they imply. */
+/* The DSMR versions --dsmr accepts: the defaults they imply. */
 static const struct {
 	const char *name;
 	enum dsmr_crc_policy crc;
@@ -97,7 +99,7 @@ static const struct {
 struct opts {
 	const char *device;
 	const char *port, *connection, *host;
-	const char *serial, *version;
+	const char *serial, *dsmr;
 	long baudrate;
 	double interval;
 	long silence_s;
@@ -107,14 +109,6 @@ struct opts {
 	struct serial_params sp;
 	char spec[300];
 };
-
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog_name);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
-	exit(EXIT_USAGE);
-}
 
 static void parse_parameters(struct opts *o, const char *list)
 {
@@ -139,7 +133,7 @@ static void choose_port(struct opts *o)
 		die(EXIT_USAGE, "%s", why);
 	if (!o->spec[0]) {
 		if (isatty(STDIN_FILENO))
-			usage_error("%s", "no port given (and stdin is a terminal)");
+			usage_die(usage_text, "no port given (and stdin is a terminal)");
 		snprintf(o->spec, sizeof o->spec, "-");
 	}
 }
@@ -148,17 +142,17 @@ static void choose_serial(struct opts *o)
 {
 	bool slow = false;
 	o->crc = DSMR_CRC_AUTO;
-	if (o->version) {
+	if (o->dsmr) {
 		bool found = false;
 		for (size_t i = 0; i < sizeof versions / sizeof *versions && !found; i++) {
-			if (strcasecmp(versions[i].name, o->version) == 0) {
+			if (strcasecmp(versions[i].name, o->dsmr) == 0) {
 				o->crc = versions[i].crc;
 				slow = versions[i].slow;
 				found = true;
 			}
 		}
 		if (!found)
-			die(EXIT_USAGE, "--version: '%s': expected auto, 22, 30, 40, 42, 50, be, lu, at, hu, ie or q3d", o->version);
+			die(EXIT_USAGE, "--dsmr: '%s': expected auto, 22, 30, 40, 42, 50, be, lu, at, hu, ie or q3d", o->dsmr);
 	}
 	o->sp = slow ? (struct serial_params){ 9600, 7, 'E', 1 } : (struct serial_params){ 115200, 8, 'N', 1 };
 	if (o->serial && serial_params_parse(o->serial, &o->sp) < 0)
@@ -167,61 +161,52 @@ static void choose_serial(struct opts *o)
 		o->sp.baud = (int)o->baudrate;
 }
 
-static void list_options(void)
+static _Noreturn void list_options(void)
 {
 	for (const struct option *lo = long_options; lo->name; lo++)
 		printf("%s\n", lo->name);
-	exit(EXIT_OK);
+	exit_listed();
 }
 
 static void parse_options(struct opts *o, int argc, char **argv)
 {
 	int c;
-	long v;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:p:i:s:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->device = optarg; break;
 		case 'p': parse_parameters(o, optarg); break;
-		case 'i':
-			if (parse_double(optarg, 0, 31536000, &o->interval) < 0)
-				die(EXIT_USAGE, "--poll-interval: '%s': expected seconds (0 or more)", optarg);
-			break;
+		case 'i': o->interval = arg_double("--poll-interval", optarg, 0, 31536000, "seconds (0 or more)"); break;
 		case 's': o->serial = optarg; break;
-		case OPT_BAUDRATE:
-			if (parse_long(optarg, 50, 4000000, &o->baudrate) < 0)
-				die(EXIT_USAGE, "--baudrate: '%s': expected 50 to 4000000", optarg);
-			break;
+		case OPT_BAUDRATE: o->baudrate = arg_long("--baudrate", optarg, 50, 4000000, NULL); break;
 		case OPT_PORT: o->port = optarg; break;
 		case OPT_CONNECTION: o->connection = optarg; break;
 		case OPT_HOST: o->host = optarg; break;
 		case OPT_SILENCE:
-			if (parse_long(optarg, 0, 86400, &v) < 0)
-				die(EXIT_USAGE, "--silence-timeout: '%s': expected seconds, 0 (off) to 86400", optarg);
-			o->silence_s = v;
+			o->silence_s = arg_long("--silence-timeout", optarg, 0, 86400, "seconds, 0 (off) to 86400");
 			break;
 		case OPT_CHECK: o->check = true; break;
-		case OPT_LIST: dsmr_list_params(stdout); exit(EXIT_OK);
+		case OPT_LIST: dsmr_list_params(stdout); exit_listed();
 		case OPT_LIST_PORTS:
 			if (port_list(stdout) < 0)
 				die(EXIT_RUNTIME, "cannot list serial ports");
-			exit(EXIT_OK);
-		case OPT_LIST_OPTIONS: list_options(); break;
-		case OPT_VERSION:
-			if (!optarg)
-				print_version();
-			o->version = optarg;
-			break;
-		case 'h': fputs(usage_text, stdout); exit(EXIT_OK);
-		case ':': usage_error("option needs a value: %s", argv[optind - 1]);
-		default: usage_error("unknown option: %s", argv[optind - 1]);
+			exit_listed();
+		case OPT_LIST_OPTIONS: list_options();
+		case OPT_DSMR: o->dsmr = optarg; break;
+		case OPT_VERSION: print_version(argc);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default:
+			/* --version=V was the DSMR version before it had a name of its own. */
+			if (c == '?' && strncmp(argv[optind - 1], "--version=", 10) == 0)
+				usage_die(usage_text, "%s: the DSMR version is --dsmr=%s", argv[optind - 1], argv[optind - 1] + 10);
+			usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (optind < argc) {
 		if (optind + 1 < argc)
-			usage_error("more than one port: %s", argv[optind + 1]);
+			usage_die(usage_text, "more than one port: %s", argv[optind + 1]);
 		if (o->port && strcmp(o->port, argv[optind]) != 0)
-			usage_error("two ports given: --port and %s", argv[optind]);
+			usage_die(usage_text, "two ports given: --port and %s", argv[optind]);
 		o->port = argv[optind];
 	}
 	if (!device_id_valid(o->device))

@@ -56,11 +56,6 @@ static const char usage_text[] =
 	"      --list-profiles  the profiles, their line settings and rates\n"
 	"  -h, --help, --version\n";
 
-static _Noreturn void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
 
 static volatile sig_atomic_t stopping;
 
@@ -188,8 +183,7 @@ static const struct option long_options[] = {
 
 static _Noreturn void bad_value(const char *opt, const char *value, const char *want)
 {
-	warnx("%s: bad value '%s': %s", opt, value, want);
-	usage(EXIT_USAGE);
+	usage_die(usage_text, "%s: bad value '%s': %s", opt, value, want);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -205,15 +199,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 	long v;
 	unsigned long long seed;
 	char *end;
-	while ((c = getopt_long(argc, argv, "fhn:o:P:r:s:v", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fhn:o:P:r:s:v", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			usage(EXIT_OK);
+			fputs(usage_text, stdout);
+			exit_listed();
 		case OPT_VERSION:
-			print_version();
+			print_version(argc);
 		case OPT_LIST:
 			p1profile_list(stdout);
-			exit(EXIT_OK);
+			exit_listed();
 		case 'P':
 			if (!(o->prof = p1profile_find(optarg)))
 				bad_value("-P", optarg, "no such profile (see --list-profiles)");
@@ -284,13 +280,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		default:
-			usage(EXIT_USAGE);
+			usage_bad_option(usage_text, c, argv);
 		}
 	}
-	if (optind < argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(EXIT_USAGE);
-	}
+	if (optind < argc)
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	if (o->faults.bitflip + o->faults.truncate > 1)
 		die(EXIT_USAGE, "--fault: bitflip and truncate probabilities add up to more than 1");
 	if (o->faults.bitflip > 0 && o->prof->dialect == P1_DSMR22)

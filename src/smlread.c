@@ -161,7 +161,7 @@ static void parse_options(struct opts *o, int argc, char **argv)
 			for (const struct option *lo = long_options; lo->name; lo++)
 				printf("%s\n", lo->name);
 			exit(EXIT_OK);
-		case OPT_VERSION: print_version();
+		case OPT_VERSION: print_version(argc);
 		case 'h': fputs(usage_text, stdout); exit(EXIT_OK);
 		case ':': usage_error("option needs a value: %s", argv[optind - 1]);
 		default: usage_error("unknown option: %s", argv[optind - 1]);

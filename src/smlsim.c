@@ -118,7 +118,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "fhn:o:P:r:v", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(EXIT_OK);
-		case OPT_VERSION: print_version();
+		case OPT_VERSION: print_version(argc);
 		case 'v': o->verbose = true; break;
 		case 'f': o->rate = 0; break;
 		case 'o': o->output = optarg; break;

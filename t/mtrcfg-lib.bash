@@ -49,6 +49,7 @@ SH
 	{
 		echo "types_dir: types"
 		echo "mqttpub: ./stubpub"
+		echo "state_dir: $TMP/state"
 		echo "logging:"
 		echo "  dir: $TMP/log"
 		printf '%s\n' "$@"

@@ -61,7 +61,7 @@ Y
 	assert_line --partial "$d/maptype.yaml:3:3: wrong type: 'port' is a mapping"
 	assert_line --partial "$d/bad.id.yaml:1:1: bad device id 'bad.id'"
 	assert_line --regexp "$d/broken.yaml:[34]:[0-9]+: YAML syntax error"
-	assert_line --partial "$d/badversion.yaml:3:1: p1read --check rejects the device (exit 2): p1read: --version"
+	assert_line --partial "$d/badversion.yaml:3:1: p1read --check rejects the device (exit 2): p1read: --dsmr"
 	assert_line "mtrcfg: $d/faketypo.yaml:3:1: unknown key 'lable' (did you mean 'label'?)"
 	[ "${#lines[@]}" -eq 8 ]
 }
@@ -114,7 +114,10 @@ Y
 	assert_output "mtrcfg: Started device: f1 (fake)"
 	s=$TMP/scan/f1
 	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2' |" "$s/run"
-	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' &" "$s/run"
+	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1' &" "$s/run"
+	# the device's spool directory, made by mtrcfg
+	[ -d "$TMP/state/f1" ]
+	[ "$(stat -c %a "$TMP/state/f1")" = 700 ]
 	grep -q 'exec chpst -P -e ./env ./run pipeline' "$s/run"
 	grep -qx "exec svlogd -tt '$TMP/log/f1'" "$s/log/run"
 	grep -qx "mkdir -p -m 0750 '$TMP/log/f1' || exit 1" "$s/log/run"
@@ -224,4 +227,89 @@ Y
 	assert_line "mtrcfg: $TMP/etc/config.yaml is invalid: every service is left as it is"
 	[ "$(cat "$TMP/scan/f1/run" "$TMP/scan/f1/.m2m-generated" | md5sum)" = "$sum" ]
 	[ ! -e "$TMP/scan/f2" ]
+}
+
+# One device file through mtrcfg --check, and the options it stands for
+# through p1read --check: the two must agree (the port rule and the DSMR
+# version are the reader's, called by mtrcfg, never restated).
+@test "mtrcfg --check and p1read --check give one verdict on each device file" {
+	local rows=(
+		# verdict | device file (after type: dsmr) | the same as p1read options
+		'ok|connection: tcp\nport: "tcp://127.0.0.1:2001"|--connection=tcp --port=tcp://127.0.0.1:2001'
+		'ok|connection: "tcp"\nhost: "192.0.2.7"\nport: 2001|--connection=tcp --host=192.0.2.7 --port=2001'
+		'ok|host: "192.0.2.7"\nport: 2001|--host=192.0.2.7 --port=2001'
+		'ok|port: "tcp://[::1]:2001"|--port=tcp://[::1]:2001'
+		'ok|connection: stdin|--connection=stdin'
+		'ok|connection: file\nport: "/tmp/telegrams.txt"|--connection=file --port=/tmp/telegrams.txt'
+		'ok|port: /dev/ttyUSB0\nversion: "50"|--port=/dev/ttyUSB0 --dsmr=50'
+		'ok|port: /dev/ttyUSB0\nversion: 22|--port=/dev/ttyUSB0 --dsmr=22'
+		'no|connection: tcp\nport: 2001|--connection=tcp --port=2001'
+		'no|connection: serial_port\nhost: "192.0.2.7"\nport: /dev/ttyUSB0|--connection=serial_port --host=192.0.2.7 --port=/dev/ttyUSB0'
+		'no|connection: bluetooth\nport: /dev/ttyUSB0|--connection=bluetooth --port=/dev/ttyUSB0'
+		'no|port: "tcp://nohostport"|--port=tcp://nohostport'
+		'no|port: "tcp://host:99999"|--port=tcp://host:99999'
+		'no|connection: serial_port|--connection=serial_port'
+		'no|connection: tcp\nhost: "192.0.2.7"|--connection=tcp --host=192.0.2.7'
+		'no|port: /dev/ttyUSB0\nversion: yes|--port=/dev/ttyUSB0 --dsmr'
+		'no|port: /dev/ttyUSB0\nversion: "99"|--port=/dev/ttyUSB0 --dsmr=99'
+	)
+	local row want yaml opts cfg rdr
+	for row in "${rows[@]}"; do
+		IFS='|' read -r want yaml opts <<<"$row"
+		rm -f "$TMP/etc/config.d/"*.yaml
+		printf 'type: dsmr\n%b\n' "$yaml" > "$TMP/etc/config.d/meter.yaml"
+		mtrcfg_run --check
+		cfg=$([ "$status" -eq 0 ] && echo ok || echo no)
+		# shellcheck disable=SC2086 # opts are words
+		run p1read --check --device=meter $opts </dev/null
+		rdr=$([ "$status" -eq 0 ] && echo ok || echo no)
+		[ "$cfg" = "$rdr" ] || fail "$yaml: mtrcfg says $cfg, p1read says $rdr"
+		[ "$cfg" = "$want" ] || fail "$yaml: both say $cfg, expected $want"
+	done
+}
+
+@test "mtrcfg: version: yes in a DSMR device file fails --check" {
+	printf 'type: "dsmr"\nport: "/dev/ttyUSB0"\nversion: yes\n' > "$TMP/etc/config.d/meter.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "meter.yaml:3:1: p1read --check rejects the device (exit 2): p1read: option needs a value: --dsmr"
+}
+
+@test "mtrcfg: the design's base config and device file, verbatim, pass --check" {
+	cat > "$TMP/etc/config.yaml" <<'Y'
+mqtt:
+  host: "localhost"
+  port: 1883
+  topic_prefix: "meter2mqtt"
+  qos: 1
+  retain: true
+logging:
+  level: "INFO"
+homeassistant:
+  enabled: true
+  discovery_prefix: "homeassistant"
+Y
+	seed_serial
+	mtrcfg_run --check
+	assert_success
+	assert_output ""
+	# and the service it makes runs p1read with --dsmr=50 and passes the level on
+	mtrcfg_run -o "$TMP/scan"
+	assert_success
+	grep -q -- "--dsmr=50" "$TMP/scan/dsmr_main/run" || fail "$(cat "$TMP/scan/dsmr_main/run")"
+	[ "$(cat "$TMP/scan/dsmr_main/env/METER2MQTT_LOG_LEVEL")" = INFO ]
+}
+
+@test "mtrcfg: logging level takes the usual names in any case" {
+	local l
+	for l in DEBUG debug Info WARNING warn ERROR CRITICAL critical; do
+		mk_conf logging_level_is_below
+		sed -i '/logging_level_is_below/d; s/^logging:$/logging:\n  level: "'"$l"'"/' "$TMP/etc/config.yaml"
+		mtrcfg_run --check
+		assert_success
+	done
+	sed -i 's/^  level: .*/  level: "loud"/' "$TMP/etc/config.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "'level' must be debug, info, warning, error or critical (any case), not 'loud'"
 }

@@ -546,21 +546,21 @@ PY
 	assert_dropped "$TMP/flip7" "CRC mismatch"
 }
 
-@test "CRC policy: --version=50 requires a CRC, 22 and auto accept none; auto learns" {
+@test "CRC policy: --dsmr=50 requires a CRC, 22 and auto accept none; auto learns" {
 	require_corpus
-	run --separate-stderr p1read --version=50 "$CORPUS/dsmr_parser__v2_2.txt"
+	run --separate-stderr p1read --dsmr=50 "$CORPUS/dsmr_parser__v2_2.txt"
 	assert_success
 	[ -z "$output" ]
 	[[ "$stderr" == *"dropped: no CRC (this meter sends one)"* ]] || fail "$stderr"
-	run --separate-stderr p1read --version=22 "$CORPUS/dsmr_parser__v2_2.txt"
+	run --separate-stderr p1read --dsmr=22 "$CORPUS/dsmr_parser__v2_2.txt"
 	[ "${#lines[@]}" -eq 1 ]
 	# auto: once a meter has sent a good CRC, a telegram without one is refused
 	cat "$CORPUS/dsmr_parser__v2_2.txt" "$CORPUS/dsmr_parser__v5.txt" "$CORPUS/dsmr_parser__v2_2.txt" >"$TMP/t"
 	run --separate-stderr p1read "$TMP/t"
 	[ "${#lines[@]}" -eq 2 ] || fail "$output"
 	[[ "$stderr" == *"telegram 3 at byte 1303: dropped: no CRC"* ]] || fail "$stderr"
-	# a CRC that is there must verify, even with --version=22
-	run --separate-stderr p1read --version=22 "$CORPUS/openhab__smarty_long.txt"
+	# a CRC that is there must verify, even with --dsmr=22
+	run --separate-stderr p1read --dsmr=22 "$CORPUS/openhab__smarty_long.txt"
 	[ -z "$output" ]
 	[[ "$stderr" == *"CRC mismatch"* ]]
 }
@@ -572,7 +572,7 @@ PY
 		261025023000 261025023000 \
 		261325010000W 260329023000 \
 		260230120000S 260329033000 >"$TMP/t"
-	run --separate-stderr p1read --version=22 "$TMP/t"
+	run --separate-stderr p1read --dsmr=22 "$TMP/t"
 	assert_success
 	[ "${#lines[@]}" -eq 5 ] || fail "$output $stderr"
 	R=${lines[0]}
@@ -636,7 +636,7 @@ PY
 }
 
 @test "--check: exit 0 for good options, 2 naming the bad one, opens nothing" {
-	run --separate-stderr p1read --check /dev/ttyNOSUCH -d dsmr_main --version=50 -s 115200:8N1 -p gas_provided
+	run --separate-stderr p1read --check /dev/ttyNOSUCH -d dsmr_main --dsmr=50 -s 115200:8N1 -p gas_provided
 	assert_success
 	[ -z "$output$stderr" ]
 	run --separate-stderr p1read --check --connection=tcp --host=127.0.0.1 --port=2001
@@ -644,9 +644,9 @@ PY
 	run --separate-stderr p1read --check -s 115200:9Z1 /dev/ttyUSB0
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "p1read: --serial: '115200:9Z1'"* ]] || fail "$stderr"
-	run --separate-stderr p1read --check --version=99 /dev/ttyUSB0
+	run --separate-stderr p1read --check --dsmr=99 /dev/ttyUSB0
 	[ "$status" -eq 2 ]
-	[[ "$stderr" == "p1read: --version: '99'"* ]] || fail "$stderr"
+	[[ "$stderr" == "p1read: --dsmr: '99'"* ]] || fail "$stderr"
 	run --separate-stderr p1read --check -d 'bad id' /dev/ttyUSB0
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "p1read: --device: 'bad id'"* ]] || fail "$stderr"
@@ -681,16 +681,53 @@ PY
 	[[ "$output" == "p1read "[0-9]* ]]
 }
 
+@test "a usage error is one usage line and a hint to -h, not the whole help" {
+	run --separate-stderr p1read --bogus
+	[ "$status" -eq 2 ]
+	[ "${#stderr_lines[@]}" -eq 3 ] || fail "$stderr"
+	[ "${stderr_lines[0]}" = "p1read: unknown option: --bogus" ]
+	[[ "${stderr_lines[1]}" == "usage: p1read [-d ID] "*"[PORT]" ]] || fail "${stderr_lines[1]}"
+	[ "${stderr_lines[2]}" = "try 'p1read -h'" ]
+}
+
+@test "--dsmr=V is the DSMR version; --version only prints the program's, alone" {
+	run --separate-stderr p1read --check --dsmr=50 /dev/ttyUSB0
+	assert_success
+	# --version with anything else is refused: a service run as
+	# "p1read --version ..." must fail its check, not exit 0 forever.
+	run --separate-stderr p1read --check --version /dev/ttyUSB0
+	[ "$status" -eq 2 ] || fail "exit $status: $output"
+	[[ "$stderr" == "p1read: --version goes alone"* ]] || fail "$stderr"
+	run --separate-stderr p1read --version -d x
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	# the old spelling names the new one
+	run --separate-stderr p1read --check --version=50 /dev/ttyUSB0
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "p1read: --version=50: the DSMR version is --dsmr=50"* ]] || fail "$stderr"
+}
+
+@test "listing modes report a failed write: exit 1 on a full disk" {
+	local mode
+	for mode in --list --list-options -h --version; do
+		run --separate-stderr p1read "$mode"
+		assert_success
+		run --separate-stderr sh -c "p1read $mode > /dev/full"
+		[ "$status" -eq 1 ] || fail "p1read $mode > /dev/full: exit $status"
+		[[ "$stderr" == "p1read: writing stdout: No space left on device" ]] || fail "$stderr"
+	done
+}
+
 @test "--list-options: every long option, for mtrcfg" {
 	run p1read --list-options
 	assert_success
 	local o
-	for o in device port connection host parameters poll-interval serial baudrate check list list-ports list-options version help silence-timeout; do
+	for o in device port connection host parameters poll-interval serial baudrate check list list-ports list-options dsmr version help silence-timeout; do
 		grep -qx -- "$o" <<<"$output" || fail "no $o"
 	done
 	# and each one is accepted
 	run p1read --check --device=x --port=- --connection=stdin --parameters=gas_provided --poll-interval=5 \
-		--serial=9600:7E1 --baudrate=9600 --version=30 --silence-timeout=10
+		--serial=9600:7E1 --baudrate=9600 --dsmr=30 --silence-timeout=10
 	assert_success
 }
 
@@ -773,7 +810,7 @@ PY
 	# as an Ores Siconia S211 sends it
 	printf '/FLU5\\253769484_A\r\n\r\n1-0:1.6.0(230318200000W)(04.470*kW)\r\n0-0:98.1.0(0)(1-0:1.6.0)(1-0:1.6.0)()\r\n1-0:1.7.0(02.959*kW)\r\n!' >"$TMP/t"
 	add_crc "$TMP/t"
-	run --separate-stderr p1read --version=be "$TMP/t"
+	run --separate-stderr p1read --dsmr=be "$TMP/t"
 	assert_success
 	R=$output
 	expect '.values.maximum_demand_13_months' '{"value":[],"obis":"0-0:98.1.0"}'

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "base/text.h"
 
 void jw_init(struct jw *w)
@@ -311,17 +312,7 @@ int jw_write_line(struct jw *w, int fd)
 		errno = ENOMEM;
 		return -1;
 	}
-	size_t off = 0;
-	while (off < w->len) {
-		ssize_t r = write(fd, w->buf + off, w->len - off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		off += (size_t)r;
-	}
-	return 0;
+	return write_all(fd, w->buf, w->len, -1);
 }
 
 char *jw_take(struct jw *w, size_t *len)

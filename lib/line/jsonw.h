@@ -57,8 +57,8 @@ void jw_stringn_plain(struct jw *w, const char *s, size_t n);
  * NULL when memory ran out (now or while writing). */
 char *jw_take(struct jw *w, size_t *len);
 
-/* Appends "\n" and writes the whole line to fd in one go (retrying short
- * writes and EINTR).  Returns 0, or -1 with errno set. */
+/* Appends "\n" and writes the whole line to fd (write_all: short writes,
+ * EINTR, a non-blocking fd).  Returns 0, or -1 with errno set. */
 int jw_write_line(struct jw *w, int fd);
 
 /* Escapes s into a JSON string literal (with quotes) appended to w's buffer

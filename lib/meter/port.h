@@ -53,6 +53,12 @@ void serial_params_format(const struct serial_params *p, char *out, size_t n);
 int port_spec_from_options(const char *port, const char *connection, const char *host, char *out, size_t outlen,
                            char *why, size_t whylen);
 
+/* The rule above and the form of a tcp:// spec, without opening anything:
+ * what a reader's --check does, for config checks (mtrcfg) to call rather
+ * than restate.  Returns 0 with spec as above, or -1 with why. */
+int port_options_check(const char *port, const char *connection, const char *host, char *spec, size_t speclen,
+                       char *why, size_t whylen);
+
 /* Records what to open; checks only the form of spec (a bad tcp:// URL is a
  * usage error).  Returns 0, or -1 with why filled in. */
 int port_init(struct port *p, const char *spec, const struct serial_params *serial, char *why, size_t whylen);

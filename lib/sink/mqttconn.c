@@ -123,6 +123,8 @@ static void fatal(const struct mqttconn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (c->q->count && c->spool_dir)
+		die(EXIT_RUNTIME, "%s (%zu queued messages kept in the spool %s)", msg, c->q->count, c->spool_dir);
 	if (c->q->count)
 		die(EXIT_RUNTIME, "%s (%zu queued messages lost)", msg, c->q->count);
 	die(EXIT_RUNTIME, "%s", msg);

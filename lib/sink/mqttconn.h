@@ -47,6 +47,7 @@ struct mqttconn {
 	const struct mqtt_settings *s;
 	struct queue *q;
 	const char *client_id, *status_topic;
+	const char *spool_dir; /* where what is queued is kept, or NULL */
 	const char *subscribe; /* a topic to subscribe to (Home Assistant's status), or NULL */
 	/* Called after each CONNACK that accepts us, and when a message
 	 * "online" arrives on the subscribed topic. */

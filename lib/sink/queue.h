@@ -17,6 +17,7 @@
 struct qmsg {
 	struct qmsg *prev, *next;
 	uint64_t seq;     /* order of arrival */
+	uint64_t spool_pos; /* where its record starts in the spool (sink/spool.h) */
 	int mid;          /* the library's message id while in flight */
 	bool in_flight;
 	bool retain;

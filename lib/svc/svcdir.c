@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "base/text.h"
 #include "base/util.h"
 
@@ -218,18 +219,11 @@ static int write_at(int dirfd, const char *path, const char *content, mode_t mod
 	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -1;
-	size_t len = strlen(content), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, content + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		off += (size_t)w;
+	if (write_all(fd, content, strlen(content), -1) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
 	}
 	/* The umask must not widen or narrow what we mean: 0600 stays 0600. */
 	if (fchmod(fd, mode) < 0 || close(fd) < 0)

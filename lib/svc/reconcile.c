@@ -1,0 +1,680 @@
+/* reconcile.c: one pass of mtrcfg: config.yaml and config.d in, every
+ * device's reader found and its options checked (by the reader itself),
+ * then the scan directory made to match.  See reconcile.h. */
+#include "svc/reconcile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "base/files.h"
+#include "base/strv.h"
+#include "base/text.h"
+#include "svc/config.h"
+#include "svc/devconf.h"
+#include "svc/programs.h"
+#include "svc/spawn.h"
+
+/* `reader --list-options`: the option names it accepts, or none when it
+ * does not tell. */
+struct optlist {
+	char *program;
+	uint64_t stamp;   /* the binary it came from: asked again when it changes */
+	struct strv names;
+	bool known;
+};
+
+static uint64_t file_stamp(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0;
+	long long parts[] = { (long long)st.st_dev, (long long)st.st_ino, (long long)st.st_size,
+		              (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec };
+	return fnv1a64(FNV1A64_INIT, parts, sizeof parts);
+}
+
+/* Asked once per binary (the answers are kept across --watch passes); a
+ * reader that ignores the option gets a short time to answer. */
+static struct optlist *reader_options(struct reconcile_env *e, const char *program)
+{
+	uint64_t stamp = file_stamp(program);
+	struct optlist *o = NULL;
+	for (size_t i = 0; i < e->n_optlists && !o; i++)
+		if (!strcmp(e->optlists[i].program, program))
+			o = &e->optlists[i];
+	if (o && o->stamp == stamp)
+		return o;
+	if (!o) {
+		struct optlist *g = realloc(e->optlists, (e->n_optlists + 1) * sizeof *g);
+		if (!g)
+			return NULL;
+		e->optlists = g;
+		o = &e->optlists[e->n_optlists++];
+		memset(o, 0, sizeof *o);
+		o->program = strdup(program);
+	} else {
+		strv_free(&o->names);
+		o->known = false;
+	}
+	o->stamp = stamp;
+	char *argv[] = { o->program, "--list-options", NULL };
+	struct job j = { .argv = argv, .out = -1, .timeout_ms = 2000 };
+	jobs_run(&j, 1);
+	if (j.status == 0 && j.output && *j.output) {
+		char *save, *line;
+		for (line = strtok_r(j.output, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char name[72];
+			while (*line == '-')
+				line++;
+			/* p1read --list-options says poll-interval; files say poll_interval */
+			if (*line && opt_name_spell(name, sizeof name, line, false))
+				strv_add(&o->names, name);
+		}
+		o->known = o->names.n > 0;
+	}
+	free(j.output);
+	return o;
+}
+
+void reconcile_env_free(struct reconcile_env *e)
+{
+	for (size_t i = 0; i < e->n_optlists; i++) {
+		free(e->optlists[i].program);
+		strv_free(&e->optlists[i].names);
+	}
+	free(e->optlists);
+	e->optlists = NULL;
+	e->n_optlists = 0;
+}
+
+/* ---- one reconcile pass ---- */
+
+struct dev {
+	char *id;
+	char *file;
+	bool loaded;    /* the file exists (valid or not) */
+	bool valid;
+	struct device_conf conf;
+	char *reader;
+	char **check_argv;  /* reader --check --device=ID options... */
+	uint64_t vkey;      /* validation key */
+	struct svc_state state;
+	struct job job;
+	bool needs_check;
+};
+
+/* reader [--check] --device=ID --key=value... */
+static char **reader_argv(const struct dev *d, bool check)
+{
+	char **v = argv_new(d->conf.n_opts + 3);
+	size_t n = 0;
+	if (!v)
+		return NULL;
+	v[n++] = strdup(d->reader);
+	if (check)
+		v[n++] = strdup("--check");
+	if (asprintf(&v[n++], "--device=%s", d->id) < 0)
+		v[n - 1] = NULL;
+	for (size_t i = 0; i < d->conf.n_opts; i++)
+		if (d->conf.opts[i].arg)
+			v[n++] = strdup(d->conf.opts[i].arg);
+	return v;
+}
+
+/* The validation key: the exact reader binary and the exact options. */
+static uint64_t validation_key(const struct dev *d)
+{
+	uint64_t stamp = file_stamp(d->reader), h = fnv1a64(FNV1A64_INIT, &stamp, sizeof stamp);
+	for (size_t i = 0; d->check_argv[i]; i++)
+		h = fnv1a64(h, d->check_argv[i], strlen(d->check_argv[i]) + 1);
+	return h | 1; /* never 0, which means "never validated" */
+}
+
+static void add_arg(char ***v, size_t *n, const char *a, const char *b)
+{
+	char **g = realloc(*v, (*n + 3) * sizeof **v);
+	if (!g)
+		return;
+	*v = g;
+	g[(*n)++] = strdup(a);
+	if (b)
+		g[(*n)++] = strdup(b);
+	g[*n] = NULL;
+}
+
+/* Home Assistant's expire_after for a device: three of its intervals (a
+ * late or lost reading is no outage), a minute at least.  The interval is
+ * the device's poll_interval or interval, else its built-in type's; 0 (no
+ * expiry) when neither says. */
+static long expire_after_s(const struct device_conf *c)
+{
+	static const char *const keys[] = { "poll_interval", "interval" };
+	long interval = 0;
+	for (size_t i = 0; i < 2 && !interval; i++) {
+		const struct dev_opt *o = device_opt(c, keys[i]);
+		const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
+		if (eq && parse_long(eq + 1, 1, 86400, &interval) < 0)
+			interval = 0;
+	}
+	if (!interval)
+		interval = type_interval_s(c->type);
+	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
+}
+
+/* mqttpub's command line for one device (never the password). */
+static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
+                       const char *id, long expire_after, const char *spool)
+{
+	const struct mqtt_conf *m = &b->mqtt;
+	char **v = NULL, num[32];
+	size_t n = 0;
+	add_arg(&v, &n, mqttpub, NULL);
+	add_arg(&v, &n, "-h", m->host ? m->host : "localhost");
+	if (m->port) {
+		snprintf(num, sizeof num, "%ld", m->port);
+		add_arg(&v, &n, "-p", num);
+	}
+	if (m->topic_prefix)
+		add_arg(&v, &n, "-t", m->topic_prefix);
+	if (m->client_id) {
+		/* one client id per device: two connections with the same id
+		 * would throw each other off the broker */
+		char *cid;
+		if (asprintf(&cid, "%s-%s", m->client_id, id) >= 0) {
+			add_arg(&v, &n, "-i", cid);
+			free(cid);
+		}
+	}
+	if (m->qos >= 0) {
+		snprintf(num, sizeof num, "%ld", m->qos);
+		add_arg(&v, &n, "-q", num);
+	}
+	if (m->retain == 0)
+		add_arg(&v, &n, "--no-retain", NULL);
+	if (m->keepalive) {
+		snprintf(num, sizeof num, "%ld", m->keepalive);
+		add_arg(&v, &n, "-k", num);
+	}
+	if (m->protocol)
+		add_arg(&v, &n, "-V", m->protocol);
+	if (m->username)
+		add_arg(&v, &n, "-u", m->username);
+	if (m->password_file) {
+		char *p = path_beside(config_path, m->password_file);
+		add_arg(&v, &n, "--password-file", p ? p : m->password_file);
+		free(p);
+	}
+	const char *tls_files[][2] = { { "--cafile", m->ca_file },
+		                       { "--capath", m->ca_path },
+		                       { "--cert", m->cert_file },
+		                       { "--key", m->key_file } };
+	bool any_tls_file = false;
+	for (size_t i = 0; i < 4; i++)
+		if (tls_files[i][1]) {
+			char *p = path_beside(config_path, tls_files[i][1]);
+			add_arg(&v, &n, tls_files[i][0], p ? p : tls_files[i][1]);
+			free(p);
+			any_tls_file = true;
+		}
+	if (m->tls && !any_tls_file)
+		add_arg(&v, &n, "--tls", NULL);
+	if (m->tls_version)
+		add_arg(&v, &n, "--tls-version", m->tls_version);
+	if (m->tls_insecure)
+		add_arg(&v, &n, "--insecure-skip-verify", NULL);
+	/* so that its status topic is right before the first reading */
+	add_arg(&v, &n, "--type", type);
+	add_arg(&v, &n, "--device", id);
+	if (spool)
+		add_arg(&v, &n, "--spool", spool);
+	if (b->ha_enabled) {
+		add_arg(&v, &n, "--homeassistant", NULL);
+		if (b->ha_prefix)
+			add_arg(&v, &n, "--ha-prefix", b->ha_prefix);
+		if (expire_after > 0) {
+			snprintf(num, sizeof num, "%ld", expire_after);
+			add_arg(&v, &n, "--expire-after", num);
+		}
+	}
+	return v;
+}
+
+struct pass {
+	struct reconcile_env *env;
+	struct base_conf base;
+	bool base_ok;
+	struct cfg_diag diag;
+	struct dev *devs;
+	size_t n_devs;
+	int scanfd;
+	bool check_only;
+	int errors;     /* config errors */
+	int failures;   /* runtime failures */
+};
+
+bool device_file_name(const char *name)
+{
+	size_t l = strlen(name);
+	return name[0] != '.' && l > 5 && !strcmp(name + l - 5, ".yaml");
+}
+
+static int cmp_dev(const void *a, const void *b) { return strcmp(((const struct dev *)a)->id, ((const struct dev *)b)->id); }
+
+static void load_base(struct pass *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	if (read_file(p->env->config_path, CONFIG_MAX_BYTES, &buf, &len) < 0) {
+		if (errno != ENOENT) {
+			diag_add(&p->diag, p->env->config_path, 0, 0, "cannot read: %s", strerror(errno));
+			p->errors++;
+			return;
+		}
+		logmsg(LOG_DEBUG, "%s: not found; using the defaults", p->env->config_path);
+		buf = strdup("");
+	}
+	p->base_ok = config_load_base(p->env->config_path, buf, len, &p->base, &p->diag) == 0;
+	if (!p->base_ok)
+		p->errors++;
+	free(buf);
+}
+
+static void load_devices(struct pass *p)
+{
+	DIR *d = opendir(p->env->config_dir);
+	if (!d) {
+		if (errno != ENOENT) {
+			diag_add(&p->diag, p->env->config_dir, 0, 0, "cannot read the directory: %s", strerror(errno));
+			p->errors++;
+		}
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!device_file_name(e->d_name))
+			continue;
+		struct dev *g = realloc(p->devs, (p->n_devs + 1) * sizeof *g);
+		if (!g)
+			break;
+		p->devs = g;
+		struct dev *dv = &p->devs[p->n_devs++];
+		memset(dv, 0, sizeof *dv);
+		dv->id = strndup(e->d_name, strlen(e->d_name) - 5);
+		if (asprintf(&dv->file, "%s/%s", p->env->config_dir, e->d_name) < 0)
+			dv->file = NULL;
+	}
+	closedir(d);
+	if (p->n_devs)
+		qsort(p->devs, p->n_devs, sizeof *p->devs, cmp_dev);
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		char *buf;
+		size_t len;
+		if (!dv->file || read_file(dv->file, CONFIG_MAX_BYTES, &buf, &len) < 0) {
+			if (errno == ENOENT)
+				continue; /* gone since readdir */
+			diag_add(&p->diag, dv->file ? dv->file : dv->id, 0, 0, "cannot read: %s", strerror(errno));
+			dv->loaded = true;
+			p->errors++;
+			continue;
+		}
+		dv->loaded = true;
+		dv->valid = config_load_device(dv->file, dv->id, buf, len, &dv->conf, &p->diag) == 0;
+		free(buf);
+		if (!dv->valid)
+			p->errors++;
+	}
+}
+
+static void dev_error(struct pass *p, struct dev *dv, int line, int col, const char *fmt, const char *a,
+                      const char *b)
+{
+	diag_add(&p->diag, dv->file, line, col, fmt, a, b);
+	dv->valid = false;
+	p->errors++;
+}
+
+/* Type -> reader; unknown keys against `reader --list-options`. */
+static void resolve_readers(struct pass *p)
+{
+	struct strv types = { 0 };
+	types_known(&p->base, p->env->config_path, &types);
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		if (!dv->valid)
+			continue;
+		dv->reader = type_program(&p->base, p->env->config_path, p->env->self_dir, dv->conf.type);
+		if (!dv->reader) {
+			char hint[128];
+			did_you_mean_hint(hint, sizeof hint, dv->conf.type, (const char *const *)types.v, types.n);
+			bool known = false;
+			for (size_t k = 0; k < types.n; k++)
+				known |= !strcmp(types.v[k], dv->conf.type);
+			dev_error(p, dv, dv->conf.type_line, dv->conf.type_col,
+			          known ? "the reader of type '%s' is not installed%s" : "unknown device type '%s'%s",
+			          dv->conf.type, hint);
+			continue;
+		}
+		struct optlist *ol = reader_options(p->env, dv->reader);
+		for (size_t k = 0; ol && ol->known && k < dv->conf.n_opts; k++) {
+			const struct dev_opt *o = &dv->conf.opts[k];
+			char norm[72];
+			if (!opt_name_spell(norm, sizeof norm, o->key, false))
+				norm[0] = '\0';
+			bool ok = false;
+			for (size_t n = 0; n < ol->names.n && !ok; n++)
+				ok = !strcmp(ol->names.v[n], norm);
+			if (ok)
+				continue;
+			char hint[128];
+			did_you_mean_hint(hint, sizeof hint, norm, (const char *const *)ol->names.v, ol->names.n);
+			dev_error(p, dv, o->line, o->col, "unknown key '%s'%s", o->key, hint);
+		}
+	}
+	strv_free(&types);
+}
+
+/* The reader's complaint, with the position of the key it names. */
+static void report_check(struct pass *p, struct dev *dv)
+{
+	char *msg = dv->job.output ? dv->job.output : "";
+	size_t l = strlen(msg);
+	while (l && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+		msg[--l] = '\0';
+	int line = 1, col = 1;
+	for (size_t k = 0; k < dv->conf.n_opts; k++) {
+		const char *arg = dv->conf.opts[k].arg;
+		if (!arg)
+			continue;
+		size_t nl = strcspn(arg, "=");
+		char name[80];
+		snprintf(name, sizeof name, "%.*s", (int)nl, arg);
+		if (strstr(msg, name) || strstr(msg, dv->conf.opts[k].key)) {
+			line = dv->conf.opts[k].line;
+			col = dv->conf.opts[k].col;
+			break;
+		}
+	}
+	char what[PATH_MAX + 64];
+	const char *slash = strrchr(dv->reader, '/');
+	if (dv->job.status < 0)
+		snprintf(what, sizeof what, "%s --check did not finish", slash ? slash + 1 : dv->reader);
+	else
+		snprintf(what, sizeof what, "%s --check rejects the device (exit %d)", slash ? slash + 1 : dv->reader,
+		         dv->job.status);
+	dev_error(p, dv, line, col, "%s: %s", what, *msg ? msg : "(no message)");
+}
+
+static void validate(struct pass *p)
+{
+	struct job *jobs = calloc(p->n_devs + 1, sizeof *jobs);
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		if (!dv->valid)
+			continue;
+		dv->check_argv = reader_argv(dv, true);
+		dv->vkey = validation_key(dv);
+		if (p->scanfd >= 0)
+			svc_read_state(p->scanfd, dv->id, &dv->state);
+		/* Validated before, by this very reader with these very options. */
+		if (dv->state.generated && dv->state.validated == dv->vkey)
+			continue;
+		dv->needs_check = true;
+		jobs[n].argv = dv->check_argv;
+		jobs[n].out = -1;
+		n++;
+	}
+	jobs_run(jobs, n);
+	size_t k = 0;
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		if (!dv->needs_check)
+			continue;
+		dv->job = jobs[k++];
+		if (dv->job.status != 0)
+			report_check(p, dv);
+		free(dv->job.output);
+		dv->job.output = NULL;
+	}
+	free(jobs);
+}
+
+static char *device_log_dir(const struct pass *p, const char *id)
+{
+	const char *base = p->env->log_dir ? p->env->log_dir : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
+	if (strcmp(base, "-") == 0)
+		return strdup("-"); /* no directory: the supervisor's output */
+	char *abs = p->env->log_dir ? path_absolute(base) : path_beside(p->env->config_path, base), *out;
+	if (!abs || asprintf(&out, "%s/%s", abs, id) < 0)
+		out = NULL;
+	free(abs);
+	return out;
+}
+
+/* <state_dir>/<id>, the device's spool: made here (mqttpub would make
+ * the last level itself, not the parents). */
+static char *device_state_dir(const struct pass *p, const char *id)
+{
+	const char *base = p->base.state_dir ? p->base.state_dir : "/var/lib/meter2mqtt";
+	char *abs = path_beside(p->env->config_path, base), *out;
+	if (asprintf(&out, "%s/%s", abs ? abs : base, id) < 0)
+		out = NULL;
+	free(abs);
+	if (out) {
+		for (char *s = out + 1; (s = strchr(s, '/')); s++) {
+			*s = '\0';
+			mkdir(out, 0755);
+			*s = '/';
+		}
+		if (mkdir(out, 0700) < 0 && errno != EEXIST)
+			warnx("cannot create %s (mqttpub's spool for %s): %s", out, id, strerror(errno));
+	}
+	return out;
+}
+
+static bool mqttpub_ok(struct pass *p, char **argv)
+{
+	size_t n = 0;
+	while (argv[n])
+		n++;
+	char **v = argv_new(n + 1);
+	v[0] = argv[0];
+	v[1] = "--check";
+	for (size_t i = 1; i < n; i++)
+		v[i + 1] = argv[i];
+	struct job j = { .argv = v, .out = -1 };
+	jobs_run(&j, 1);
+	bool ok = j.status == 0;
+	if (!ok) {
+		char *m = j.output ? j.output : "";
+		m[strcspn(m, "\n")] = '\0';
+		diag_add(&p->diag, p->env->config_path, 1, 1, "mqttpub rejects the mqtt settings: %s", m);
+		p->errors++;
+	}
+	free(j.output);
+	free(v);
+	return ok;
+}
+
+static void sync_services(struct pass *p)
+{
+	char err[512];
+	const char *pp = p->base.mqttpub;
+	char *mqttpub = !pp ? program_find(p->env->self_dir, "mqttpub") : strchr(pp, '/') ? path_beside(p->env->config_path, pp) : program_find(p->env->self_dir, pp);
+	if (!mqttpub) {
+		diag_add(&p->diag, p->env->config_path, 1, 1, "mqttpub is not installed (looked beside mtrcfg and along PATH)");
+		p->errors++;
+		return;
+	}
+	bool checked_pub = false, pub_good = true, started = false;
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		if (!dv->valid)
+			continue;
+		char *statedir = device_state_dir(p, dv->id);
+		char **rargv = reader_argv(dv, false),
+		     **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
+		                        expire_after_s(&dv->conf), statedir);
+		free(statedir);
+		char *logdir = device_log_dir(p, dv->id);
+		struct svc_spec spec = { .id = dv->id,
+			                 .type = dv->conf.type,
+			                 .source = dv->file,
+			                 .sup = p->env->sup,
+			                 .reader_argv = rargv,
+			                 .pub_argv = pargv,
+			                 .log_dir = logdir ? logdir : "/var/log/meter2mqtt",
+			                 .password = p->base.mqtt.password,
+			                 .log_level = p->base.log_level };
+		struct svc s;
+		if (rargv && pargv && svc_generate(&spec, &s) == 0) {
+			s.validated = dv->vkey;
+			const struct svc_state *st = &dv->state;
+			bool changes = !st->exists || (st->generated && st->checksum != s.checksum);
+			if (changes && !checked_pub) {
+				pub_good = mqttpub_ok(p, pargv);
+				checked_pub = true;
+			}
+			if (st->exists && !st->generated) {
+				warnx("%s/%s exists and was not made by mtrcfg: leaving it alone", p->env->scan_dir, dv->id);
+				p->failures++;
+			} else if (changes && !pub_good) {
+				/* reported once by mqttpub_ok */
+			} else if (!st->exists) {
+				if (svc_install(p->scanfd, &s, err, sizeof err) < 0) {
+					warnx("%s", err);
+					p->failures++;
+				} else {
+					logmsg(LOG_INFO, "Started device: %s (%s)", dv->id, dv->conf.type);
+					started = true;
+				}
+			} else if (st->checksum != s.checksum) {
+				logmsg(LOG_INFO, "Reloading device %s (config changed)", dv->id);
+				if (svc_update(p->scanfd, &s, p->env->sup, err, sizeof err) < 0) {
+					warnx("%s", err);
+					p->failures++;
+				}
+			} else if (st->validated != s.validated && svc_write_marker(p->scanfd, &s, err, sizeof err) < 0) {
+				warnx("%s", err);
+				p->failures++;
+			}
+			svc_free(&s);
+		} else {
+			warnx("%s: out of memory", dv->id);
+			p->failures++;
+		}
+		argv_free(rargv);
+		argv_free(pargv);
+		free(logdir);
+	}
+	free(mqttpub);
+	if (started && p->env->sup == SUP_S6)
+		s6_scan(p->scanfd, false);
+}
+
+static bool device_file_present(const struct pass *p, const char *id)
+{
+	for (size_t i = 0; i < p->n_devs; i++)
+		if (!strcmp(p->devs[i].id, id))
+			return p->devs[i].loaded;
+	return false;
+}
+
+/* Generated services whose device file is gone. */
+static void remove_stale(struct pass *p)
+{
+	DIR *d = svc_scan_open(p->scanfd);
+	if (!d)
+		return;
+	struct strv gone = { 0 };
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || device_file_present(p, e->d_name))
+			continue;
+		struct svc_state st;
+		svc_read_state(p->scanfd, e->d_name, &st);
+		if (st.generated)
+			strv_add(&gone, e->d_name);
+	}
+	closedir(d);
+	char err[512];
+	for (size_t i = 0; i < gone.n; i++) {
+		if (svc_remove(p->scanfd, gone.v[i], p->env->sup, 3000, err, sizeof err) < 0) {
+			warnx("%s", err);
+			p->failures++;
+		} else {
+			logmsg(LOG_INFO, "Stopped device: %s", gone.v[i]);
+		}
+	}
+	strv_free(&gone);
+}
+
+static void pass_free(struct pass *p)
+{
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		free(dv->id);
+		free(dv->file);
+		free(dv->reader);
+		argv_free(dv->check_argv);
+		device_conf_free(&dv->conf);
+	}
+	free(p->devs);
+	base_conf_free(&p->base);
+	diag_free(&p->diag);
+}
+
+int reconcile(struct reconcile_env *e, int scanfd, bool check_only)
+{
+	struct pass p = { .env = e, .scanfd = scanfd, .check_only = check_only };
+	load_base(&p);
+	if (p.base_ok) {
+		load_devices(&p);
+		resolve_readers(&p);
+		validate(&p);
+		if (!check_only && scanfd >= 0) {
+			svc_collect(scanfd);
+			sync_services(&p);
+			remove_stale(&p);
+		}
+	} else if (!check_only) {
+		warnx("%s is invalid: every service is left as it is", e->config_path);
+	}
+	for (size_t i = 0; i < p.diag.n; i++)
+		fprintf(stderr, "%s: %s\n", prog_name, p.diag.msgs[i]);
+	int rc = p.failures ? EXIT_RUNTIME : p.errors ? EXIT_USAGE : EXIT_OK;
+	pass_free(&p);
+	return rc;
+}
+
+int list_types(struct reconcile_env *e)
+{
+	struct pass p = { .env = e, .scanfd = -1 };
+	load_base(&p);
+	int rc = EXIT_OK;
+	if (!p.base_ok) {
+		for (size_t i = 0; i < p.diag.n; i++)
+			fprintf(stderr, "%s: %s\n", prog_name, p.diag.msgs[i]);
+		rc = EXIT_USAGE;
+	} else {
+		struct strv types = { 0 };
+		types_known(&p.base, p.env->config_path, &types);
+		for (size_t i = 0; i < types.n; i++) {
+			char *prog = type_program(&p.base, p.env->config_path, p.env->self_dir, types.v[i]);
+			printf("%s\t%s\n", types.v[i], prog ? prog : "(not installed)");
+			free(prog);
+		}
+		strv_free(&types);
+	}
+	pass_free(&p);
+	return rc;
+}
+
