@@ -20,7 +20,7 @@ DESTDIR   ?=
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-PKGS       = libserialport jansson yaml-0.1 libmosquitto
+PKGS       = libserialport jansson yajl yaml-0.1 libmosquitto
 # Recursive (=), not :=, so that "make check" can install the packages
 # before pkg-config is first asked about them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

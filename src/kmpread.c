@@ -17,8 +17,10 @@
 
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
 #include "meter/kmp.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 #define MAX_PARAMS 64

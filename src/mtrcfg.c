@@ -30,6 +30,7 @@
 #include "svc/config.h"
 #include "base/err.h"
 #include "svc/svcdir.h"
+#include "base/text.h"
 #include "base/util.h"
 
 extern char **environ;
@@ -304,7 +305,7 @@ static uint64_t file_stamp(const char *path)
 		return 0;
 	long long parts[] = { (long long)st.st_dev, (long long)st.st_ino, (long long)st.st_size,
 		              (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec };
-	return fnv1a(FNV_INIT, parts, sizeof parts);
+	return fnv1a64(FNV1A64_INIT, parts, sizeof parts);
 }
 
 /* Asked once per binary (the answers are kept across --watch passes); a
@@ -409,9 +410,9 @@ static char **reader_argv(const struct dev *d, bool check)
 /* The validation key: the exact reader binary and the exact options. */
 static uint64_t validation_key(const struct dev *d)
 {
-	uint64_t stamp = file_stamp(d->reader), h = fnv1a(FNV_INIT, &stamp, sizeof stamp);
+	uint64_t stamp = file_stamp(d->reader), h = fnv1a64(FNV1A64_INIT, &stamp, sizeof stamp);
 	for (size_t i = 0; d->check_argv[i]; i++)
-		h = fnv1a(h, d->check_argv[i], strlen(d->check_argv[i]) + 1);
+		h = fnv1a64(h, d->check_argv[i], strlen(d->check_argv[i]) + 1);
 	return h | 1; /* never 0, which means "never validated" */
 }
 

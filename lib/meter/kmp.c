@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "line/decimal.h"
 
 /* ---- framing ---- */
 

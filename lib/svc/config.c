@@ -2,6 +2,7 @@
  * document loader (which keeps every node's line and column). */
 #include "svc/config.h"
 #include "base/err.h"
+#include "base/text.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -511,8 +512,7 @@ static bool device_key_valid(const char *k)
 	if (!*k || *k == '-' || strlen(k) > 64)
 		return false;
 	for (const char *p = k; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-		      *p == '-'))
+		if (!is_id_char(*p))
 			return false;
 	return true;
 }

@@ -13,17 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "base/util.h"
-
-uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 /* ---- building text ---- */
 
@@ -186,13 +177,13 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 		svc_free(out);
 		return -1;
 	}
-	uint64_t h = fnv1a(FNV_INIT, sp->id, strlen(sp->id) + 1);
+	uint64_t h = fnv1a64(FNV1A64_INIT, sp->id, strlen(sp->id) + 1);
 	for (size_t i = 0; i < out->n; i++) {
-		h = fnv1a(h, out->files[i].path, strlen(out->files[i].path) + 1);
-		h = fnv1a(h, &out->files[i].mode, sizeof out->files[i].mode);
-		h = fnv1a(h, out->files[i].content, strlen(out->files[i].content) + 1);
+		h = fnv1a64(h, out->files[i].path, strlen(out->files[i].path) + 1);
+		h = fnv1a64(h, &out->files[i].mode, sizeof out->files[i].mode);
+		h = fnv1a64(h, out->files[i].content, strlen(out->files[i].content) + 1);
 	}
-	h = fnv1a(h, sp->log_dir, strlen(sp->log_dir) + 1);
+	h = fnv1a64(h, sp->log_dir, strlen(sp->log_dir) + 1);
 	out->checksum = h;
 	return 0;
 }
