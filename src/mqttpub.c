@@ -19,6 +19,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "base/text.h"
 #include "base/util.h"
 #include "line/linein.h"
 #include "line/reading.h"
@@ -37,7 +38,8 @@ static const char usage_text[] =
 	"               [-q 0|1|2] [--no-retain] [-u USER] [--password-file FILE]\n"
 	"               [--tls] [--cafile F] [--capath D] [--cert F --key F] [--tls-version V]\n"
 	"               [--insecure-skip-verify] [--json | --json-values]\n"
-	"               [--homeassistant] [--ha-prefix P] [--type TYPE --device ID]\n"
+	"               [--homeassistant] [--ha-prefix P] [--expire-after SEC] [--one-shot]\n"
+	"               [--type TYPE --device ID]\n"
 	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
 	"               [--spool DIR [--spool-max N] [--spool-sync SEC]]\n"
 	"               [--line-max N] [--check]\n"
@@ -68,6 +70,10 @@ static const char usage_text[] =
 	"      --json-values          per parameter {\"value\":..,\"unit\":..,\"time\":..}\n"
 	"      --homeassistant        Home Assistant MQTT discovery\n"
 	"      --ha-prefix P          discovery prefix (default homeassistant)\n"
+	"      --expire-after SEC     Home Assistant shows an entity unavailable after SEC\n"
+	"                             seconds without a value (default 0: never)\n"
+	"      --one-shot             at the end of input leave the status online (for a\n"
+	"                             poll from cron; needs --expire-after)\n"
 	"      --type TYPE, --device ID  the device, to connect before the first line\n"
 	"      --max-inflight N       QoS 1/2 messages unacknowledged at most (MQTT 3.1.1: 20;\n"
 	"                             MQTT 5: what the broker says it takes)\n"
@@ -98,6 +104,8 @@ enum {
 	OPT_HA,
 	OPT_HA_PREFIX,
 	OPT_MAX_INFLIGHT,
+	OPT_EXPIRE_AFTER,
+	OPT_ONE_SHOT,
 	OPT_QUEUE_MAX,
 	OPT_QUEUE_BYTES,
 	OPT_DRAIN_TIMEOUT,
@@ -136,6 +144,8 @@ static const struct option long_options[] = {
 	{ "homeassistant", no_argument, NULL, OPT_HA },
 	{ "ha-prefix", required_argument, NULL, OPT_HA_PREFIX },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "expire-after", required_argument, NULL, OPT_EXPIRE_AFTER },
+	{ "one-shot", no_argument, NULL, OPT_ONE_SHOT },
 	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
 	{ "queue-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
@@ -160,7 +170,8 @@ struct options {
 	const char *prefix;
 	const char *password_file;
 	struct mm_opts mm;
-	bool homeassistant;
+	bool homeassistant, one_shot;
+	long expire_after_s;
 	long queue_max, drain_timeout_s;
 	int64_t queue_bytes, line_max;
 	const char *spool;
@@ -181,6 +192,7 @@ static struct {
 	char *type, *device, *status_topic, *client_id, *ha_status;
 	struct mm_list msgs; /* one line's messages; kept, so that it is not grown anew for each */
 	struct ha_registry ha;
+	struct ha_settings ha_set;
 
 	unsigned long bad_lines, bad_params;
 	unsigned long dropped_reported;
@@ -409,6 +421,12 @@ static void parse_options(int argc, char **argv)
 		case OPT_MAX_INFLIGHT:
 			opt.mq.max_inflight = (int)number_arg("--max-inflight", optarg, 1, 65535);
 			break;
+		case OPT_EXPIRE_AFTER:
+			opt.expire_after_s = number_arg("--expire-after", optarg, 0, 31 * 86400);
+			break;
+		case OPT_ONE_SHOT:
+			opt.one_shot = true;
+			break;
 		case OPT_QUEUE_MAX:
 			opt.queue_max = number_arg("--queue-max", optarg, 1, 100000000);
 			break;
@@ -470,6 +488,9 @@ static void parse_options(int argc, char **argv)
 	opt.mm.mode = json ? MM_JSON_READING : json_values ? MM_JSON_VALUES : MM_RAW;
 	if (!opt.type != !opt.device)
 		usage_error("--type and --device go together");
+	if (opt.one_shot && opt.expire_after_s == 0)
+		usage_error("--one-shot needs --expire-after: without it a meter that stops being polled stays "
+		            "available forever");
 	if (opt.device && !device_id_valid(opt.device))
 		usage_error("--device %s: not [A-Za-z0-9_-]{1,64}", opt.device);
 	if (opt.type && !topic_level_valid(opt.type, strlen(opt.type), &why))
@@ -506,15 +527,6 @@ static void parse_options(int argc, char **argv)
 
 /* ---- the device and its client id ---- */
 
-static uint32_t fnv1a(uint32_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* m2m-<device>-<hash of host, prefix, type, device>: two gateways (or two
  * devices on one gateway) never share an id and kick each other off, and
  * the id stays within the 23 characters MQTT 3.1.1 brokers must accept. */
@@ -522,10 +534,10 @@ static char *default_client_id(const char *type, const char *device)
 {
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV1A32_INIT;
 	const char *parts[] = { host, opt.prefix, type, device };
 	for (size_t i = 0; i < 4; i++)
-		h = fnv1a(h, parts[i], strlen(parts[i]) + 1);
+		h = fnv1a32(h, parts[i], strlen(parts[i]) + 1);
 	char id[32];
 	snprintf(id, sizeof id, "m2m-%.10s-%08x", device, (unsigned)h);
 	return strdup(id);
@@ -539,6 +551,9 @@ static void set_device(const char *type, const char *device)
 	g.client_id = opt.mq.client_id ? strdup(opt.mq.client_id) : default_client_id(type, device);
 	if (!g.type || !g.device || !g.status_topic || !g.client_id)
 		die(EXIT_RUNTIME, "out of memory");
+	/* Every device on this stdin shares the connection, and so its will:
+	 * all their entities go unavailable when the pipeline dies. */
+	g.ha_set = (struct ha_settings){ g.status_topic, opt.expire_after_s, M2M_VERSION };
 	mc_start(&g.conn, g.client_id, g.status_topic);
 }
 
@@ -620,7 +635,7 @@ static void handle_line(const char *line, size_t len, unsigned long lineno, void
 	if (g.conn.state == MC_IDLE)
 		set_device(r.type, r.device);
 	if (opt.homeassistant)
-		ha_announce(&g.ha, &opt.mm, &r, g.type, g.device, g.status_topic, M2M_VERSION, ha_emit, NULL);
+		ha_announce(&g.ha, &opt.mm, &g.ha_set, &r, ha_emit, NULL);
 
 	struct mm_result res;
 	if (mm_build(&opt.mm, &r, line, len, opt.mq.retain, &g.msgs, &res) < 0)
@@ -663,6 +678,9 @@ static int finish(bool interrupted)
 {
 	report_drops(true);
 	unsigned long undelivered = g.q.count, lost = lost_now();
+	/* A poll from cron ends here every time: the status stays online and
+	 * the entities expire (--expire-after) only when the polls stop. */
+	g.conn.stay_online = opt.one_shot && !interrupted && undelivered == 0;
 	mc_goodbye(&g.conn, mono_ms() + 2000);
 	if (g.bad_lines || g.bad_params)
 		warnx("%lu lines read, %lu bad lines and %lu bad parameters skipped", g.in.lineno, g.bad_lines,

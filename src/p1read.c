@@ -12,7 +12,9 @@
 #include "meter/dsmr.h"
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static const char usage_text[] =
@@ -302,6 +304,9 @@ static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms
 		report_drop(ev, ev->detail);
 		return;
 	}
+	if (ev->bits != DSMR_BITS_ASCII)
+		logmsg(LOG_DEBUG, "telegram %lu at byte %llu: %s", ev->seq, (unsigned long long)ev->offset,
+		       dsmr_bits_name(ev->bits));
 	/* -i: telegrams inside the interval are not even parsed. */
 	int64_t now = mono_ms();
 	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000))
@@ -334,6 +339,7 @@ static int run(const struct opts *o)
 		port_reconnect(&port, 30);
 	}
 	dsmr_framer_init(&framer, o->crc);
+	dsmr_framer_seven_bit(&framer, o->sp.data_bits == 7);
 	jw_init(&line);
 	int64_t last_ms = INT64_MIN;
 	int timeout = port.kind == PORT_TCP && o->silence_s > 0 ? (int)o->silence_s * 1000 : -1;

@@ -237,7 +237,7 @@ make_certs() {
 	run jq -c '[.unit_of_measurement, .device_class, .state_class, .name]' <<< "$(payload electricity_tariff)"
 	assert_output '[null,null,null,"Electricity tariff"]'
 	run jq -c '.device' <<< "$(payload gas_provided)"
-	assert_output '{"identifiers":["meter2mqtt_E0003000000000014"],"name":"dsmr_main","model":"ISk5\\2MT382-1000","sw_version":"50","serial_number":"E0003000000000014"}'
+	assert_output '{"identifiers":["meter2mqtt_meters_dsmr_dsmr_main"],"name":"dsmr_main","model":"ISk5\\2MT382-1000","sw_version":"50","serial_number":"E0003000000000014"}'
 	# no entity for the array, none for the null
 	run grep -c 'power_failure_log\|bad_date' "$TMP/ha"
 	[ "$output" -eq 0 ]
@@ -250,7 +250,7 @@ make_certs() {
 	local t=homeassistant/sensor/meters_multical_heat/heat_energy/config
 	wait_for 50 sh -c "mosquitto_sub -p $BROKER_PORT -t $t -C 1 -W 1 | grep -q GJ"
 	run sh -c "mosquitto_sub -p $BROKER_PORT -t $t -C 1 -W 1 | jq -c '[.unit_of_measurement,.device_class,.state_class,.value_template,.device.identifiers[0]]'"
-	assert_output '["GJ","energy","total_increasing","{{ value_json.value }}","meter2mqtt_6001234"]'
+	assert_output '["GJ","energy","total_increasing","{{ value_json.value }}","meter2mqtt_meters_multical_heat"]'
 	# delete the retained config, then play Home Assistant starting up
 	mosquitto_pub -p "$BROKER_PORT" -t "$t" -r -n
 	mosquitto_pub -p "$BROKER_PORT" -t homeassistant/status -m online

@@ -41,7 +41,7 @@ void jw_null(struct jw *w);
 void jw_bool(struct jw *w, bool v);
 void jw_int(struct jw *w, long long v);
 /* Writes a number given as text.  The text must be a plain JSON decimal
- * (see num_to_json in util.h) of at most 40 characters, with no exponent;
+ * (see num_to_json in line/decimal.h) of at most 40 characters, with no exponent;
  * anything else is written as a string, so that the line stays valid JSON
  * that every consumer (jansson, JavaScript) can load. */
 void jw_number_text(struct jw *w, const char *s, size_t n);

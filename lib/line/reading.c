@@ -8,38 +8,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "base/arena.h"
-
-/* Length of the UTF-8 sequence at s (at most n bytes), or 0 when it is not
- * well-formed: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned long v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, v = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, v = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
+#include "base/text.h"
 
 bool topic_level_valid(const char *s, size_t n, const char **why)
 {
@@ -56,7 +25,7 @@ bool topic_level_valid(const char *s, size_t n, const char **why)
 	}
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
-		unsigned long cp;
+		uint32_t cp;
 		size_t k = utf8_seq(p + i, n - i, &cp);
 		if (k == 0) {
 			*why = "invalid UTF-8 in topic level";

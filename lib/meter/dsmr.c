@@ -4,7 +4,9 @@
 
 #include <string.h>
 
+#include "base/text.h"
 #include "base/util.h"
+#include "line/decimal.h"
 
 enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP };
 
@@ -24,10 +26,24 @@ const char *dsmr_drop_name(enum dsmr_drop why)
 	return (unsigned)why < DSMR_DROP_KINDS ? drop_names[why] : "?";
 }
 
+const char *dsmr_bits_name(enum dsmr_bits bits)
+{
+	switch (bits) {
+	case DSMR_BITS_ASCII: return "7-bit ASCII";
+	case DSMR_BITS_8: return "8-bit bytes kept as received (the CRC holds over them)";
+	case DSMR_BITS_7_SETTINGS: return "bit 7 stripped (the port is set to 7 data bits)";
+	case DSMR_BITS_7_CRC: return "bit 7 stripped (a 7E1 line: every byte has even parity, the CRC holds only without bit 7)";
+	case DSMR_BITS_7_PARITY: return "bit 7 stripped (a 7E1 line: no CRC, every byte has even parity)";
+	}
+	return "?";
+}
+
 void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 {
 	f->policy = policy;
 	f->crc_seen = false;
+	f->seven_bit = false;
+	f->high = 0;
 	f->state = ST_IDLE;
 	f->len = 0;
 	f->ndigits = 0;
@@ -35,6 +51,11 @@ void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 	f->seq = 0;
 	f->pos = 0;
 	f->start = 0;
+}
+
+void dsmr_framer_seven_bit(struct dsmr_framer *f, bool seven_bit)
+{
+	f->seven_bit = seven_bit;
 }
 
 static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int kind, enum dsmr_drop why)
@@ -46,6 +67,7 @@ static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int k
 	ev->text = NULL;
 	ev->len = 0;
 	ev->has_crc = false;
+	ev->bits = DSMR_BITS_ASCII;
 	ev->detail[0] = '\0';
 }
 
@@ -93,12 +115,74 @@ uint16_t dsmr_crc(const void *data, size_t n)
 	return crc16_arc((uint16_t)crc, p, n);
 }
 
+static void strip_bit7(char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)(b[i] & 0x7f);
+}
+
+/* True when every byte has an even number of 1 bits: what 7 data bits and
+ * an even parity bit look like to an 8-bit port. */
+static bool even_parity(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_parity((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* The CRC of the telegram as received, or, when that fails and bit 7 looks
+ * like an even parity bit in every byte, of the telegram without it (then
+ * stripped in f->buf).  *bits says which. */
+static unsigned check_crc(struct dsmr_framer *f, enum dsmr_bits *bits)
+{
+	if (!f->high) {
+		*bits = DSMR_BITS_ASCII;
+		return dsmr_crc(f->buf, f->len);
+	}
+	if (f->seven_bit) {
+		strip_bit7(f->buf, f->len);
+		*bits = DSMR_BITS_7_SETTINGS;
+		return dsmr_crc(f->buf, f->len);
+	}
+	unsigned crc = dsmr_crc(f->buf, f->len);
+	*bits = DSMR_BITS_8;
+	/* A 7E1 line read 8N1 gives bytes of even parity only; one bit 7
+	 * flipped in an ASCII telegram does not, and stays a CRC error. */
+	if (crc == f->crc_sent || !even_parity(f->buf, f->len))
+		return crc;
+	static char stripped[DSMR_MAX_TELEGRAM];
+	memcpy(stripped, f->buf, f->len);
+	strip_bit7(stripped, f->len);
+	if (dsmr_crc(stripped, f->len) == f->crc_sent) {
+		memcpy(f->buf, stripped, f->len);
+		*bits = DSMR_BITS_7_CRC;
+		return f->crc_sent;
+	}
+	return crc; /* the CRC over the bytes as received, for the message */
+}
+
+/* No CRC to decide by: strip bit 7 when the port is 7-bit or every byte
+ * has even parity (a 7E1 meter read 8N1). */
+static enum dsmr_bits guess_bits(struct dsmr_framer *f)
+{
+	if (!f->high)
+		return DSMR_BITS_ASCII;
+	enum dsmr_bits bits = f->seven_bit ? DSMR_BITS_7_SETTINGS
+	                      : even_parity(f->buf, f->len) ? DSMR_BITS_7_PARITY
+	                                                     : DSMR_BITS_8;
+	if (bits != DSMR_BITS_8)
+		strip_bit7(f->buf, f->len);
+	return bits;
+}
+
 /* The CRC line has ended (4 digits, or fewer and a line end). */
 static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 {
+	enum dsmr_bits bits;
 	f->state = ST_IDLE;
 	if (f->ndigits > 0) {
-		unsigned crc = dsmr_crc(f->buf, f->len);
+		unsigned crc = check_crc(f, &bits);
 		if (crc != f->crc_sent) {
 			event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_CRC);
 			char sent[8], got[8];
@@ -114,8 +198,10 @@ static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 		event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_NO_CRC);
 		return;
 	} else {
+		bits = guess_bits(f);
 		event_init(f, ev, DSMR_EV_TELEGRAM, 0);
 	}
+	ev->bits = bits;
 	ev->text = f->buf;
 	ev->len = f->len;
 }
@@ -142,24 +228,27 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				break;
 			f->seq++;
 			f->start = f->pos + i;
-			f->buf[0] = '/';
+			f->buf[0] = (char)d[i];
+			f->high = d[i] & 0x80;
 			f->len = 1;
 			f->state = ST_BODY;
 			i++;
 			break;
 		case ST_BODY: {
-			/* The hot loop: copy until '/' or '!', eight bytes at a
-			 * time while none of them is one. */
+			/* The hot loop: copy until '/' or '!' (bit 7 ignored),
+			 * eight bytes at a time while none of them is one. */
 			size_t len = f->len;
 			char *b = f->buf;
 			unsigned char c = 0;
+			uint64_t high = 0;
 			while (i + 8 <= n && len + 8 <= DSMR_MAX_TELEGRAM) {
-				uint64_t v;
-				memcpy(&v, d + i, 8);
-				v &= 0x7f7f7f7f7f7f7f7fULL;
+				uint64_t raw, v;
+				memcpy(&raw, d + i, 8);
+				v = raw & 0x7f7f7f7f7f7f7f7fULL;
 				if (has_zero_byte(v ^ 0x2f2f2f2f2f2f2f2fULL) || has_zero_byte(v ^ 0x2121212121212121ULL))
 					break;
-				memcpy(b + len, &v, 8);
+				high |= raw;
+				memcpy(b + len, &raw, 8);
 				len += 8;
 				i += 8;
 			}
@@ -167,9 +256,11 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				c = d[i] & 0x7f;
 				if (c == '/' || c == '!' || len == DSMR_MAX_TELEGRAM)
 					break;
-				b[len++] = (char)c;
+				high |= d[i];
+				b[len++] = (char)d[i];
 				i++;
 			}
+			f->high |= (high & 0x8080808080808080ULL) != 0 ? 0x80 : 0;
 			f->len = len;
 			if (i == n)
 				break;
@@ -186,7 +277,8 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				*got = true;
 				break;
 			}
-			b[f->len++] = '!';
+			f->high |= d[i] & 0x80;
+			b[f->len++] = (char)d[i];
 			i++;
 			f->state = ST_CRC;
 			f->ndigits = 0;
@@ -232,84 +324,6 @@ bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_ev
 	f->state = ST_IDLE;
 	f->len = 0;
 	return begun;
-}
-
-/* ---- OBIS codes ---- */
-
-static size_t parse_field(const char *s, size_t n, unsigned *v)
-{
-	size_t i = 0;
-	unsigned x = 0;
-	while (i < n && i < 3 && s[i] >= '0' && s[i] <= '9')
-		x = x * 10 + (unsigned)(s[i++] - '0');
-	if (i == 0 || x > 255 || (i < n && s[i] >= '0' && s[i] <= '9'))
-		return 0;
-	*v = x;
-	return i;
-}
-
-size_t dsmr_obis_parse(const char *s, size_t n, uint64_t *key)
-{
-	unsigned v[6] = { 0, 0, 0, 0, 0, 255 };
-	static const char seps[5] = { '-', ':', '.', '.', 0 };
-	size_t i = 0;
-	for (int k = 0; k < 5; k++) {
-		size_t got = 0;
-		if (k == 2 && i < n && (s[i] == 'C' || s[i] == 'F' || s[i] == 'L' || s[i] == 'P')) {
-			/* Letters in group C: C=96, F=97, L=98, P=99 (IEC 62056-61). */
-			v[2] = s[i] == 'C' ? 96 : s[i] == 'F' ? 97 : s[i] == 'L' ? 98 : 99;
-			got = 1;
-		} else {
-			got = parse_field(s + i, n - i, &v[k]);
-		}
-		if (!got)
-			return 0;
-		i += got;
-		if (k < 4) {
-			if (i >= n || s[i] != seps[k])
-				return 0;
-			i++;
-		}
-	}
-	if (i + 1 < n && (s[i] == '.' || s[i] == '*')) {
-		size_t got = parse_field(s + i + 1, n - i - 1, &v[5]);
-		if (!got)
-			return 0;
-		i += 1 + got;
-	}
-	*key = (uint64_t)v[0] << 40 | (uint64_t)v[1] << 32 | (uint64_t)v[2] << 24 | (uint64_t)v[3] << 16 |
-	       (uint64_t)v[4] << 8 | v[5];
-	return i;
-}
-
-static char *put_uint(char *p, unsigned v)
-{
-	if (v >= 100)
-		*p++ = (char)('0' + v / 100);
-	if (v >= 10)
-		*p++ = (char)('0' + v / 10 % 10);
-	*p++ = (char)('0' + v % 10);
-	return p;
-}
-
-size_t dsmr_obis_format(uint64_t key, char *out)
-{
-	char *p = out;
-	p = put_uint(p, (unsigned)(key >> 40 & 255));
-	*p++ = '-';
-	p = put_uint(p, (unsigned)(key >> 32 & 255));
-	*p++ = ':';
-	p = put_uint(p, (unsigned)(key >> 24 & 255));
-	*p++ = '.';
-	p = put_uint(p, (unsigned)(key >> 16 & 255));
-	*p++ = '.';
-	p = put_uint(p, (unsigned)(key >> 8 & 255));
-	if ((key & 255) != 255) {
-		*p++ = '*';
-		p = put_uint(p, (unsigned)(key & 255));
-	}
-	*p = '\0';
-	return (size_t)(p - out);
 }
 
 /* ---- telegram records ---- */
@@ -399,7 +413,7 @@ int dsmr_parse(struct dsmr_telegram *t, const char *text, size_t len)
 			r = &t->rec[t->nrec - 1];
 		} else {
 			uint64_t key;
-			size_t k = dsmr_obis_parse(text + i, end - i, &key);
+			size_t k = obis_parse(text + i, end - i, &key);
 			if (k == 0 || text[i + k] != '(')
 				return refuse(t, line, "not an OBIS record");
 			if (t->nrec >= DSMR_MAX_RECORDS)
@@ -505,4 +519,54 @@ int dsmr_time_to_rfc3339(const char *s, size_t n, char out[26])
 	}
 	memcpy(p, off == 2 ? "+02:00" : "+01:00", 7);
 	return 0;
+}
+
+/* ---- the groups of a record ---- */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool dsmr_group_is_timestamp(const struct dsmr_telegram *t, int g)
+{
+	const char *s = dsmr_gtext(t, g);
+	size_t n = dsmr_glen(t, g);
+	if (n != 12 && n != 13)
+		return false;
+	for (size_t i = 0; i < 12; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return n == 12 || s[12] == 'S' || s[12] == 'W' || s[12] == 's' || s[12] == 'w';
+}
+
+bool dsmr_group_time_ok(const struct dsmr_telegram *t, int g)
+{
+	char iso[26];
+	return dsmr_time_to_rfc3339(dsmr_gtext(t, g), dsmr_glen(t, g), iso) == 0;
+}
+
+bool dsmr_group_number(const struct dsmr_telegram *t, int g, struct dsmr_number *num)
+{
+	const char *s = dsmr_gtext(t, g);
+	size_t n = dsmr_glen(t, g), i = 0;
+	if (n + 2 > sizeof num->text)
+		return false;
+	while (i < n && (is_digit(s[i]) || s[i] == '.' || ((s[i] == '-' || s[i] == '+') && i == 0)))
+		i++;
+	if (i == 0)
+		return false;
+	int len = num_to_json(s, i, num->text);
+	if (len < 0)
+		return false;
+	/* The unit: after a '*', or right after the digits ("01.234kW"). */
+	size_t u = i;
+	if (u < n && s[u] == '*')
+		u++;
+	else if (u < n && !is_alpha(s[u]))
+		return false;
+	for (size_t k = u; k < n; k++)
+		if (!is_alpha(s[k]) && !is_digit(s[k]) && s[k] != '%' && s[k] != '/')
+			return false;
+	num->len = len;
+	num->unit = s + u;
+	num->unitlen = n - u;
+	return true;
 }

@@ -492,8 +492,8 @@ void mc_goodbye(struct mqttconn *c, int64_t deadline)
 {
 	if (c->state != MC_CONNECTED)
 		return;
-	c->offline_acked = false;
-	if (mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
+	c->offline_acked = c->stay_online;
+	if (!c->stay_online && mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
 		return;
 	while (!c->offline_acked && mono_ms() < deadline && c->mosq) {
 		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (mosquitto_want_write(c->mosq) ? POLLOUT : 0), 0 };

@@ -75,6 +75,7 @@ struct mqttconn {
 	int cb_connack_rc, cb_receive_max, cb_refused;
 	int online_mid, offline_mid;
 	bool offline_acked;
+	bool stay_online; /* mc_goodbye leaves the status as it is */
 	char lib_error[256];
 };
 
@@ -94,7 +95,7 @@ void mc_io(struct mqttconn *c, short revents);
 void mc_pump(struct mqttconn *c);
 /* When mc_tick next has something to do (monotonic ms). */
 int64_t mc_wake(const struct mqttconn *c, int64_t now);
-/* Publishes "offline", waits for its acknowledgement until deadline, and
+/* Publishes "offline" (unless stay_online), waits for its acknowledgement until deadline, and
  * disconnects, so that the broker drops the will. */
 void mc_goodbye(struct mqttconn *c, int64_t deadline);
 void mc_free(struct mqttconn *c);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "line/jsonw.h"
 #include "line/reading.h"
 
@@ -294,7 +295,9 @@ int mm_build(const struct mm_opts *o, const struct reading *r, const char *line,
 			problem(res, param, "topic longer than 65535 bytes");
 			continue;
 		}
-		if (list_push(out, topic, payload, plen, retain) < 0)
+		/* A retained empty message would delete the retained value:
+		 * an empty text is sent, but not kept. */
+		if (list_push(out, topic, payload, plen, retain && plen > 0) < 0)
 			return -1;
 		added++;
 	}

@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < r.values->n; i++) {
 				const char *param = r.values->m[i].key;
 				struct mm_msg m;
-				if (ha_config(&o, &r, param, "meters/x/t/d/status", "0", &m) == 1) {
+				struct ha_settings hs = { "meters/x/t/d/status", 30, "0" };
+				if (ha_config(&o, &hs, &r, param, &m) == 1) {
 					check_topic(m.topic, "homeassistant", 4);
 					json_t *cfg = json_loadb(m.payload, m.payload_len, 0, NULL);
 					if (!json_is_object(cfg))
