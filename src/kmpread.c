@@ -17,8 +17,10 @@
 
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
 #include "meter/kmp.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 #define MAX_PARAMS 64
@@ -371,8 +373,10 @@ static void take_values(struct reader *r, int first, int n)
 		}
 		char why[128];
 		r->got[i] = true;
-		r->unit[i] = rec->unit;
-		r->value_ok[i] = kmp_value_text(rec->siex, rec->mantissa, rec->len, r->text[i], KMP_VALUE_TEXT, why,
+		/* GJx10 and the like leave as GJ, for every sink (meter2mqtt(7)). */
+		uint8_t siex = rec->siex;
+		r->unit[i] = kmp_unit_unscale(rec->unit, &siex);
+		r->value_ok[i] = kmp_value_text(siex, rec->mantissa, rec->len, r->text[i], KMP_VALUE_TEXT, why,
 		                                sizeof why) >= 0;
 		if (!r->value_ok[i] && !r->bad_reported[i]) {
 			warnx("register %u (%s): %s; written as null", opt.ids[i], name, why);

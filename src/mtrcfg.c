@@ -30,6 +30,7 @@
 #include "svc/config.h"
 #include "base/err.h"
 #include "svc/svcdir.h"
+#include "base/text.h"
 #include "base/util.h"
 
 extern char **environ;
@@ -104,7 +105,9 @@ static char *config_relative(const char *p)
 
 static const struct {
 	const char *type, *program;
-} builtin_types[] = { { "dsmr", "p1read" }, { "multical", "kmpread" } };
+	long interval_s; /* the reader's default interval: a P1 meter sends every
+	                    1 to 10 s, kmpread polls every 300 s */
+} builtin_types[] = { { "dsmr", "p1read", 10 }, { "multical", "kmpread", 300 }, { "sml", "smlread", 10 } };
 
 /* The reader of a type: config.yaml's types: map, then TYPE in a types
  * directory, then the built-in types. */
@@ -304,7 +307,7 @@ static uint64_t file_stamp(const char *path)
 		return 0;
 	long long parts[] = { (long long)st.st_dev, (long long)st.st_ino, (long long)st.st_size,
 		              (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec };
-	return fnv1a(FNV_INIT, parts, sizeof parts);
+	return fnv1a64(FNV1A64_INIT, parts, sizeof parts);
 }
 
 /* Asked once per binary (the answers are kept across --watch passes); a
@@ -418,9 +421,9 @@ static char **reader_argv(const struct dev *d, bool check)
 /* The validation key: the exact reader binary and the exact options. */
 static uint64_t validation_key(const struct dev *d)
 {
-	uint64_t stamp = file_stamp(d->reader), h = fnv1a(FNV_INIT, &stamp, sizeof stamp);
+	uint64_t stamp = file_stamp(d->reader), h = fnv1a64(FNV1A64_INIT, &stamp, sizeof stamp);
 	for (size_t i = 0; d->check_argv[i]; i++)
-		h = fnv1a(h, d->check_argv[i], strlen(d->check_argv[i]) + 1);
+		h = fnv1a64(h, d->check_argv[i], strlen(d->check_argv[i]) + 1);
 	return h | 1; /* never 0, which means "never validated" */
 }
 
@@ -436,8 +439,29 @@ static void add_arg(char ***v, size_t *n, const char *a, const char *b)
 	g[*n] = NULL;
 }
 
+/* Home Assistant's expire_after for a device: three of its intervals (a
+ * late or lost reading is no outage), a minute at least.  The interval is
+ * the device's poll_interval or interval, else its built-in type's; 0 (no
+ * expiry) when neither says. */
+static long expire_after_s(const struct device_conf *c)
+{
+	static const char *const keys[] = { "poll_interval", "interval" };
+	long interval = 0;
+	for (size_t i = 0; i < 2 && !interval; i++) {
+		const struct dev_opt *o = device_opt(c, keys[i]);
+		const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
+		if (eq && parse_long(eq + 1, 1, 86400, &interval) < 0)
+			interval = 0;
+	}
+	for (size_t i = 0; i < sizeof builtin_types / sizeof *builtin_types && !interval; i++)
+		if (c->type && strcmp(c->type, builtin_types[i].type) == 0)
+			interval = builtin_types[i].interval_s;
+	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
+}
+
 /* mqttpub's command line for one device (never the password). */
-static char **pub_argv(const struct base_conf *b, const char *mqttpub, const char *type, const char *id)
+static char **pub_argv(const struct base_conf *b, const char *mqttpub, const char *type, const char *id,
+                       long expire_after)
 {
 	const struct mqtt_conf *m = &b->mqtt;
 	char **v = NULL, num[32];
@@ -503,6 +527,10 @@ static char **pub_argv(const struct base_conf *b, const char *mqttpub, const cha
 		add_arg(&v, &n, "--homeassistant", NULL);
 		if (b->ha_prefix)
 			add_arg(&v, &n, "--ha-prefix", b->ha_prefix);
+		char num[24];
+		snprintf(num, sizeof num, "%ld", expire_after);
+		if (expire_after > 0)
+			add_arg(&v, &n, "--expire-after", num);
 	}
 	return v;
 }
@@ -773,6 +801,8 @@ static void validate(struct pass *p)
 static char *device_log_dir(const struct pass *p, const char *id)
 {
 	const char *base = log_dir_opt ? log_dir_opt : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
+	if (strcmp(base, "-") == 0)
+		return strdup("-"); /* no directory: the supervisor's output */
 	char *abs = log_dir_opt ? absolute(base) : config_relative(base), *out;
 	if (!abs || asprintf(&out, "%s/%s", abs, id) < 0)
 		out = NULL;
@@ -819,7 +849,8 @@ static void sync_services(struct pass *p)
 		struct dev *dv = &p->devs[i];
 		if (!dv->valid)
 			continue;
-		char **rargv = reader_argv(dv, false), **pargv = pub_argv(&p->base, mqttpub, dv->conf.type, dv->id);
+		char **rargv = reader_argv(dv, false), **pargv = pub_argv(&p->base, mqttpub, dv->conf.type, dv->id,
+		                                                             expire_after_s(&dv->conf));
 		char *logdir = device_log_dir(p, dv->id);
 		struct svc_spec spec = { .id = dv->id,
 			                 .type = dv->conf.type,

@@ -13,7 +13,9 @@
 #include "meter/dsmr.h"
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static const char usage_text[] =

@@ -117,8 +117,15 @@ static int parse_fault(char *item, struct faults *f)
 /* 2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00 or epoch seconds. */
 static int parse_start_time(const char *s, int64_t *out_ms)
 {
-	long epoch;
-	if (parse_long(s[0] == '@' ? s + 1 : s, 946684800L, 4102444800L, &epoch) == 0) {
+	/* Epoch seconds from 2000 to 2099: past what a 32-bit long holds, so
+	 * not parse_long. */
+	const char *digits = s[0] == '@' ? s + 1 : s;
+	char *end;
+	errno = 0;
+	long long epoch = strtoll(digits, &end, 10);
+	if (digits[0] >= '0' && digits[0] <= '9' && !*end && !errno) {
+		if (epoch < 946684800LL || epoch > 4102444800LL)
+			return -1;
 		*out_ms = (int64_t)epoch * 1000;
 		return 0;
 	}
@@ -144,7 +151,12 @@ static int parse_start_time(const char *s, int64_t *out_ms)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	*out_ms = ((int64_t)timegm(&tm) - offset) * 1000;
+	/* With a 32-bit time_t (armhf built without _TIME_BITS=64), timegm
+	 * fails past 2038: say so rather than start today. */
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out_ms = ((int64_t)t - offset) * 1000;
 	return 0;
 }
 

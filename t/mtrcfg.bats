@@ -129,6 +129,19 @@ Y
 	[ "$(stat -c '%i %Y' "$s/run" "$s/.m2m-generated")" = "$before" ]
 }
 
+@test "mtrcfg: Home Assistant's expire_after is three of the device's intervals, a minute at least" {
+	echo "homeassistant: { enabled: true }" >> "$TMP/etc/config.yaml"
+	printf 'type: fake\nvalue: 5\npoll_interval: 2\n' > "$TMP/etc/config.d/f1.yaml"
+	printf 'type: fake\nvalue: 5\npoll_interval: 600\n' > "$TMP/etc/config.d/f2.yaml"
+	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f3.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	grep -q "'--homeassistant' '--expire-after' '60' &$" "$TMP/scan/f1/run"
+	grep -q "'--homeassistant' '--expire-after' '1800' &$" "$TMP/scan/f2/run"
+	# no interval known: no expiry
+	grep -q "'--homeassistant' &$" "$TMP/scan/f3/run"
+}
+
 @test "mtrcfg: the password lives in env/ (0700, file 0600), never in run" {
 	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
 	printf 'mqtt:\n  username: meter\n  password: "pa ss$(x)\x27w"\n' >> "$TMP/etc/config.yaml"
@@ -186,6 +199,12 @@ Y
 	run mtrcfg -c "$TOP/etc/config.yaml" -d "$TMP/etc/config.d" --list-types
 	assert_success
 	assert_line --regexp '^dsmr	'
+	assert_line --regexp '^sml	.*smlread'
+	# sml, like dsmr, needs a port: said with the file and line.
+	printf 'type: sml\nparameters: [instantaneous_active_power]\n' > "$TMP/etc/config.d/strom.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "strom.yaml:1:1: missing key 'port'"
 	run "$TOP/etc/types/thermo" --check --device=t --zone=x
 	assert_failure 2
 	assert_output "thermo: --zone: 'x' is not a number"

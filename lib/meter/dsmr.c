@@ -4,7 +4,9 @@
 
 #include <string.h>
 
+#include "base/text.h"
 #include "base/util.h"
+#include "line/decimal.h"
 
 enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP, ST_BINARY };
 
@@ -545,84 +547,6 @@ bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_ev
 	return begun;
 }
 
-/* ---- OBIS codes ---- */
-
-static size_t parse_field(const char *s, size_t n, unsigned *v)
-{
-	size_t i = 0;
-	unsigned x = 0;
-	while (i < n && i < 3 && s[i] >= '0' && s[i] <= '9')
-		x = x * 10 + (unsigned)(s[i++] - '0');
-	if (i == 0 || x > 255 || (i < n && s[i] >= '0' && s[i] <= '9'))
-		return 0;
-	*v = x;
-	return i;
-}
-
-size_t dsmr_obis_parse(const char *s, size_t n, uint64_t *key)
-{
-	unsigned v[6] = { 0, 0, 0, 0, 0, 255 };
-	static const char seps[5] = { '-', ':', '.', '.', 0 };
-	size_t i = 0;
-	for (int k = 0; k < 5; k++) {
-		size_t got = 0;
-		if (k == 2 && i < n && (s[i] == 'C' || s[i] == 'F' || s[i] == 'L' || s[i] == 'P')) {
-			/* Letters in group C: C=96, F=97, L=98, P=99 (IEC 62056-61). */
-			v[2] = s[i] == 'C' ? 96 : s[i] == 'F' ? 97 : s[i] == 'L' ? 98 : 99;
-			got = 1;
-		} else {
-			got = parse_field(s + i, n - i, &v[k]);
-		}
-		if (!got)
-			return 0;
-		i += got;
-		if (k < 4) {
-			if (i >= n || s[i] != seps[k])
-				return 0;
-			i++;
-		}
-	}
-	if (i + 1 < n && (s[i] == '.' || s[i] == '*')) {
-		size_t got = parse_field(s + i + 1, n - i - 1, &v[5]);
-		if (!got)
-			return 0;
-		i += 1 + got;
-	}
-	*key = (uint64_t)v[0] << 40 | (uint64_t)v[1] << 32 | (uint64_t)v[2] << 24 | (uint64_t)v[3] << 16 |
-	       (uint64_t)v[4] << 8 | v[5];
-	return i;
-}
-
-static char *put_uint(char *p, unsigned v)
-{
-	if (v >= 100)
-		*p++ = (char)('0' + v / 100);
-	if (v >= 10)
-		*p++ = (char)('0' + v / 10 % 10);
-	*p++ = (char)('0' + v % 10);
-	return p;
-}
-
-size_t dsmr_obis_format(uint64_t key, char *out)
-{
-	char *p = out;
-	p = put_uint(p, (unsigned)(key >> 40 & 255));
-	*p++ = '-';
-	p = put_uint(p, (unsigned)(key >> 32 & 255));
-	*p++ = ':';
-	p = put_uint(p, (unsigned)(key >> 24 & 255));
-	*p++ = '.';
-	p = put_uint(p, (unsigned)(key >> 16 & 255));
-	*p++ = '.';
-	p = put_uint(p, (unsigned)(key >> 8 & 255));
-	if ((key & 255) != 255) {
-		*p++ = '*';
-		p = put_uint(p, (unsigned)(key & 255));
-	}
-	*p = '\0';
-	return (size_t)(p - out);
-}
-
 /* ---- telegram records ---- */
 
 static int refuse(struct dsmr_telegram *t, unsigned line, const char *what)
@@ -710,7 +634,7 @@ int dsmr_parse(struct dsmr_telegram *t, const char *text, size_t len)
 			r = &t->rec[t->nrec - 1];
 		} else {
 			uint64_t key;
-			size_t k = dsmr_obis_parse(text + i, end - i, &key);
+			size_t k = obis_parse(text + i, end - i, &key);
 			if (k == 0 || text[i + k] != '(')
 				return refuse(t, line, "not an OBIS record");
 			if (t->nrec >= DSMR_MAX_RECORDS)
@@ -816,4 +740,54 @@ int dsmr_time_to_rfc3339(const char *s, size_t n, char out[26])
 	}
 	memcpy(p, off == 2 ? "+02:00" : "+01:00", 7);
 	return 0;
+}
+
+/* ---- the groups of a record ---- */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool dsmr_group_is_timestamp(const struct dsmr_telegram *t, int g)
+{
+	const char *s = dsmr_gtext(t, g);
+	size_t n = dsmr_glen(t, g);
+	if (n != 12 && n != 13)
+		return false;
+	for (size_t i = 0; i < 12; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return n == 12 || s[12] == 'S' || s[12] == 'W' || s[12] == 's' || s[12] == 'w';
+}
+
+bool dsmr_group_time_ok(const struct dsmr_telegram *t, int g)
+{
+	char iso[26];
+	return dsmr_time_to_rfc3339(dsmr_gtext(t, g), dsmr_glen(t, g), iso) == 0;
+}
+
+bool dsmr_group_number(const struct dsmr_telegram *t, int g, struct dsmr_number *num)
+{
+	const char *s = dsmr_gtext(t, g);
+	size_t n = dsmr_glen(t, g), i = 0;
+	if (n + 2 > sizeof num->text)
+		return false;
+	while (i < n && (is_digit(s[i]) || s[i] == '.' || ((s[i] == '-' || s[i] == '+') && i == 0)))
+		i++;
+	if (i == 0)
+		return false;
+	int len = num_to_json(s, i, num->text);
+	if (len < 0)
+		return false;
+	/* The unit: after a '*', or right after the digits ("01.234kW"). */
+	size_t u = i;
+	if (u < n && s[u] == '*')
+		u++;
+	else if (u < n && !is_alpha(s[u]))
+		return false;
+	for (size_t k = u; k < n; k++)
+		if (!is_alpha(s[k]) && !is_digit(s[k]) && s[k] != '%' && s[k] != '/')
+			return false;
+	num->len = len;
+	num->unit = s + u;
+	num->unitlen = n - u;
+	return true;
 }

@@ -1,5 +1,6 @@
-/* dsmr.h: DSMR P1 telegrams: framing, parsing, the OBIS table and the
- * values of a reading line.  Pure functions over bytes: no I/O, no malloc
+/* dsmr.h: DSMR P1 telegrams: framing, parsing, and the
+ * values of a reading line (dsmr_values.c, with the OBIS table of obis.h and
+ * the M-Bus devices of mbus.h).  Pure functions over bytes: no I/O, no malloc
  * per telegram, so that p1read and the fuzz harness share every line.
  *
  *   bytes -> dsmr_framer_push -> one telegram '/'..'!' with its CRC checked
@@ -14,6 +15,7 @@
 #include <stdio.h>
 
 #include "line/jsonw.h"
+#include "meter/obis.h"
 
 /* The longest telegram kept.  DSMR 5 says about 1 KiB; Belgian and
  * Lithuanian meters send 3 KiB and more.  A longer one is dropped whole. */
@@ -137,7 +139,7 @@ struct dsmr_span {
 };
 
 struct dsmr_record {
-	uint64_t key;             /* the OBIS code, see dsmr_obis_parse */
+	uint64_t key;             /* the OBIS code, see obis.h */
 	uint16_t first_group, ngroups;
 	uint16_t line;
 };
@@ -162,13 +164,6 @@ struct dsmr_telegram {
  * record, a control byte, an unclosed '('. */
 int dsmr_parse(struct dsmr_telegram *t, const char *text, size_t len);
 
-/* OBIS code "A-B:C.D.E" with an optional ".F" or "*F" (F 255 is the same
- * as none): key = A<<40 | B<<32 | C<<24 | D<<16 | E<<8 | F.  C may be the
- * letter C, F, L or P (96..99).  Returns the length parsed, or 0. */
-size_t dsmr_obis_parse(const char *s, size_t n, uint64_t *key);
-/* "1-0:1.7.0" ("*F" added unless F is 255); out needs 32 bytes. */
-size_t dsmr_obis_format(uint64_t key, char *out);
-
 /* "YYMMDDhhmmss" with an optional S (summer, +02:00) or W (winter, +01:00)
  * to RFC 3339 ("2010-12-09T11:25:00+01:00", 25 bytes + NUL).  Without the
  * flag the offset follows the EU rule for CET/CEST.  Returns 0, or -1 when
@@ -176,6 +171,28 @@ size_t dsmr_obis_format(uint64_t key, char *out);
  * at a DST change when there is no flag) or a known "no time" marker
  * (000101000000, 700101...). */
 int dsmr_time_to_rfc3339(const char *s, size_t n, char out[26]);
+
+/* ---- the groups of a record: (...) each ---- */
+
+static inline const char *dsmr_gtext(const struct dsmr_telegram *t, int g) { return t->text + t->grp[g].off; }
+static inline size_t dsmr_glen(const struct dsmr_telegram *t, int g) { return t->grp[g].len; }
+
+/* "YYMMDDhhmmss" with an optional S or W: the shape of a time (whether
+ * the time exists is dsmr_time_to_rfc3339's to say). */
+bool dsmr_group_is_timestamp(const struct dsmr_telegram *t, int g);
+/* The group holds a time that exists. */
+bool dsmr_group_time_ok(const struct dsmr_telegram *t, int g);
+
+/* "000671.578*kWh", "01.234kW", "0001": the number as JSON text (see
+ * num_to_json) and its unit, which points into the telegram. */
+struct dsmr_number {
+	char text[64];
+	int len;
+	const char *unit;
+	size_t unitlen;
+};
+/* True, with num filled, when group g is a number with an optional unit. */
+bool dsmr_group_number(const struct dsmr_telegram *t, int g, struct dsmr_number *num);
 
 /* ---- parameter selection (-p) ---- */
 
@@ -201,7 +218,8 @@ void dsmr_write_meter(struct jw *w, const struct dsmr_telegram *t);
  * filter may be NULL (every value).  Returns the number written. */
 int dsmr_write_values(struct jw *w, struct dsmr_telegram *t, const struct dsmr_filter *filter);
 
-/* --list: name, OBIS, unit, meaning; tab-separated, one per line. */
-void dsmr_list_params(FILE *out);
+/* --list: name, OBIS, unit, meaning; tab-separated, one per line.
+ * Returns -1 when a write failed. */
+int dsmr_list_params(FILE *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "line/decimal.h"
 
 /* ---- framing ---- */
 
@@ -351,6 +352,24 @@ int kmp_unit_code(const char *name)
 		if (unit_names[i] && strcmp(unit_names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+uint8_t kmp_unit_unscale(uint8_t code, uint8_t *siex)
+{
+	static const struct { uint8_t scaled, base; } tens[] = { { 0x37, 0x28 }, { 0x38, 0x2C }, { 0x39, 0x08 } };
+	for (size_t i = 0; i < sizeof tens / sizeof *tens; i++) {
+		if (code != tens[i].scaled)
+			continue;
+		int exp10 = *siex & 0x3F;
+		if (*siex & 0x40)
+			exp10 = -exp10;
+		exp10++;
+		if (exp10 > 0x3F)
+			return code;
+		*siex = (uint8_t)((*siex & 0x80) | (exp10 < 0 ? 0x40 | -exp10 : exp10));
+		return tens[i].base;
+	}
+	return code;
 }
 
 const struct kmp_register_info kmp_registers[] = {

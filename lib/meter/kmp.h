@@ -121,6 +121,11 @@ const char *kmp_unit_name(uint8_t code);
 /* The code for a unit name (kmpsim); where two codes share a name (kW,
  * kvar), the one real meters send.  -1 when unknown. */
 int kmp_unit_code(const char *name);
+/* Kamstrup's scaled units (m3x10, tx10, GJx10) as their base unit: the
+ * unit code of m3, t or GJ, with the exponent in siex one higher, so that
+ * the value's text is exact (never through a double).  Other units, and an
+ * exponent that cannot grow, stay as they are. */
+uint8_t kmp_unit_unscale(uint8_t code, uint8_t *siex);
 
 struct kmp_register_info {
 	uint16_t id;

@@ -294,8 +294,11 @@ static void init_mbus(struct p1meter *m, int ch)
 {
 	static const char prefix[] = { 'G', 'W' };
 	bool water = m->prof->mbus[ch] == MBUS_WATER;
-	snprintf(m->mbus_id[ch], sizeof m->mbus_id[ch], "%c00%02ld%013llu", prefix[water], p1rng_range(&m->rng, 10, 99),
-	         (unsigned long long)(p1rng_next(&m->rng) % 10000000000000ULL));
+	/* One draw per statement: C leaves the order of a call's arguments
+	 * unspecified, and ARM compilers take them in another order than x86. */
+	unsigned long long serial = p1rng_next(&m->rng) % 10000000000000ULL;
+	long year = p1rng_range(&m->rng, 10, 99);
+	snprintf(m->mbus_id[ch], sizeof m->mbus_id[ch], "%c00%02ld%013llu", prefix[water], year, serial);
 	int64_t period = mbus_period_ms(m);
 	int64_t boundary = m->now_ms / period * period;
 	int64_t litres = water ? p1rng_range(&m->rng, 20000, 400000) : p1rng_range(&m->rng, 300000, 9000000);
@@ -323,7 +326,9 @@ static void init_peaks(struct p1meter *m)
 		int64_t days = (end - start) / 86400;
 		struct p1peak *p = &m->peaks[k - 1];
 		p->month_end = end;
-		p->when = start + p1rng_range(&m->rng, 0, days - 1) * 86400 + p1rng_range(&m->rng, 16 * 4, 21 * 4) * 900;
+		int64_t day = p1rng_range(&m->rng, 0, days - 1);
+		int64_t quarter = p1rng_range(&m->rng, 16 * 4, 21 * 4);
+		p->when = start + day * 86400 + quarter * 900;
 		p->watts = p1rng_range(&m->rng, 1800, 6500);
 	}
 	m->npeaks = P1_PEAK_MONTHS;
@@ -337,8 +342,9 @@ void p1meter_init(struct p1meter *m, const struct p1profile *prof, const struct 
 	m->set = *set;
 	p1rng_seed(&m->rng, seed);
 	m->now_ms = start_ms;
-	snprintf(m->equipment_id, sizeof m->equipment_id, "E00%02ld%012llu", p1rng_range(&m->rng, 10, 99),
-	         (unsigned long long)(p1rng_next(&m->rng) % 1000000000000ULL));
+	unsigned long long serial = p1rng_next(&m->rng) % 1000000000000ULL; /* drawn first, as in init_mbus */
+	long year = p1rng_range(&m->rng, 10, 99);
+	snprintf(m->equipment_id, sizeof m->equipment_id, "E00%02ld%012llu", year, serial);
 	for (int t = 0; t < 2; t++) {
 		m->imported[t] = (int64_t)p1rng_range(&m->rng, 200000, 9000000) * 3600000;
 		m->exported[t] = set->solar_w > 0 ? (int64_t)p1rng_range(&m->rng, 10000, 3000000) * 3600000 : 0;

@@ -13,17 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/text.h"
 #include "base/util.h"
-
-uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 /* ---- building text ---- */
 
@@ -131,15 +122,22 @@ static char *run_script(const struct svc_spec *sp)
 static char *log_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
-	sb_str(&b, "#!/bin/sh\n# Written by mtrcfg(1).\nmkdir -p -m 0750 ");
-	sb_quote(&b, sp->log_dir);
-	sb_str(&b, " || exit 1\n");
-	if (sp->sup == SUP_RUNIT)
-		sb_str(&b, "exec svlogd -tt ");
-	else
-		sb_str(&b, "exec s6-log -b n10 s1000000 T ");
-	sb_quote(&b, sp->log_dir);
-	sb_str(&b, "\n");
+	sb_str(&b, "#!/bin/sh\n# Written by mtrcfg(1).\n");
+	if (strcmp(sp->log_dir, "-") == 0) {
+		/* No log directory: each line, led by the device id, goes to the
+		 * supervisor's own output (under systemd, the journal).  An id
+		 * is [A-Za-z0-9_-]: nothing sed would read as syntax. */
+		sb_str(&b, "exec sed -u 's/^/");
+		sb_comment_text(&b, sp->id);
+		sb_str(&b, ": /'\n");
+	} else {
+		sb_str(&b, "mkdir -p -m 0750 ");
+		sb_quote(&b, sp->log_dir);
+		sb_str(&b, " || exit 1\n");
+		sb_str(&b, sp->sup == SUP_RUNIT ? "exec svlogd -tt " : "exec s6-log -b n10 s1000000 T ");
+		sb_quote(&b, sp->log_dir);
+		sb_str(&b, "\n");
+	}
 	if (b.oom) {
 		free(b.s);
 		return NULL;
@@ -183,13 +181,13 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 		svc_free(out);
 		return -1;
 	}
-	uint64_t h = fnv1a(FNV_INIT, sp->id, strlen(sp->id) + 1);
+	uint64_t h = fnv1a64(FNV1A64_INIT, sp->id, strlen(sp->id) + 1);
 	for (size_t i = 0; i < out->n; i++) {
-		h = fnv1a(h, out->files[i].path, strlen(out->files[i].path) + 1);
-		h = fnv1a(h, &out->files[i].mode, sizeof out->files[i].mode);
-		h = fnv1a(h, out->files[i].content, strlen(out->files[i].content) + 1);
+		h = fnv1a64(h, out->files[i].path, strlen(out->files[i].path) + 1);
+		h = fnv1a64(h, &out->files[i].mode, sizeof out->files[i].mode);
+		h = fnv1a64(h, out->files[i].content, strlen(out->files[i].content) + 1);
 	}
-	h = fnv1a(h, sp->log_dir, strlen(sp->log_dir) + 1);
+	h = fnv1a64(h, sp->log_dir, strlen(sp->log_dir) + 1);
 	out->checksum = h;
 	return 0;
 }

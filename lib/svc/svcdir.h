@@ -56,11 +56,6 @@ int sh_quote(char **buf, size_t *len, const char *s);
 int svc_generate(const struct svc_spec *spec, struct svc *out);
 void svc_free(struct svc *s);
 
-/* 64-bit FNV-1a, for checksums of generated text (not a security boundary:
- * it only tells "same as last time"). */
-uint64_t fnv1a(uint64_t h, const void *data, size_t n);
-#define FNV_INIT 0xcbf29ce484222325ULL
-
 /* What the scan directory holds for id. */
 struct svc_state {
 	bool exists;     /* SCANDIR/id exists */
