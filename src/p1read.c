@@ -181,11 +181,15 @@ static bool load_key(const char *file, const char *env, unsigned char key[DLMS_K
 	const char *from;
 	if (file) {
 		FILE *fp = fopen(file, "r");
-		if (!fp)
+		size_t n = 0;
+		bool more = false;
+		if (!fp) {
 			die_errno(EXIT_USAGE, "--%s %s", strcmp(env, "P1_KEY") == 0 ? "key-file" : "auth-key-file", file);
-		size_t n = fread(text, 1, sizeof text - 1, fp);
-		bool more = fgetc(fp) != EOF;
-		fclose(fp);
+		} else {
+			n = fread(text, 1, sizeof text - 1, fp);
+			more = fgetc(fp) != EOF;
+			fclose(fp);
+		}
 		text[n] = '\0';
 		if (more || strlen(text) != n)
 			die(EXIT_USAGE, "%s: not a key file: expected 32 hex digits", file);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "base/text.h"
-#include "base/util.h"
 
 #define TAG_LEN 12
 

@@ -49,7 +49,7 @@ static void on_frame(const struct dsmr_event *ev)
 static int plain(void)
 {
 	static unsigned char buf[4096];
-	unsigned char ek[DLMS_KEY_LEN], ak[DLMS_KEY_LEN];
+	unsigned char ek[DLMS_KEY_LEN], ak[DLMS_KEY_LEN] = { 0 };
 	key_from("P1_KEY", ek);
 	bool have_ak = getenv("P1_AUTH_KEY") != NULL;
 	if (have_ak)
