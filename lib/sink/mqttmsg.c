@@ -296,9 +296,7 @@ int mm_build(const struct mm_opts *o, const struct reading *r, const char *line,
 			problem(res, param, "topic longer than 65535 bytes");
 			continue;
 		}
-		/* A retained empty message would delete the retained value:
-		 * an empty text is sent, but not kept. */
-		if (list_push(out, topic, payload, plen, retain && plen > 0) < 0)
+		if (list_push(out, topic, payload, plen, retain) < 0)
 			return -1;
 		added++;
 	}
