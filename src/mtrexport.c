@@ -102,13 +102,9 @@ static struct {
 _Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s: %s\n%s", prog_name, msg, usage_text);
-	exit(EXIT_USAGE);
+	vusage_die(usage_text, fmt, ap);
 }
 
 static long number_arg(const char *name, const char *s, long min, long max)
@@ -162,10 +158,9 @@ static void parse_options(int argc, char **argv)
 		case OPT_REFRESH: opt.refresh_s = number_arg("--refresh", optarg, 1, 86400); break;
 		case OPT_MAX_DEVICES: opt.max_devices = number_arg("--max-devices", optarg, 1, 10000000); break;
 		case OPT_CHECK: opt.check = true; break;
-		case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
+		case OPT_HELP: fputs(usage_text, stdout); exit_listed();
 		case OPT_VERSION: print_version(argc);
-		case ':': usage_error("option %s needs a value", argv[optind - 1]);
-		default: usage_error("unknown option %s", argv[optind - 1]);
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -90,10 +90,7 @@ struct opts {
 
 static _Noreturn void usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "%s: ", prog_name);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
-	exit(EXIT_USAGE);
+	usage_die(usage_text, fmt, arg);
 }
 
 static void parse_parameters(struct opts *o, const char *list)
@@ -162,9 +159,8 @@ static void parse_options(struct opts *o, int argc, char **argv)
 				printf("%s\n", lo->name);
 			exit(EXIT_OK);
 		case OPT_VERSION: print_version(argc);
-		case 'h': fputs(usage_text, stdout); exit(EXIT_OK);
-		case ':': usage_error("option needs a value: %s", argv[optind - 1]);
-		default: usage_error("unknown option: %s", argv[optind - 1]);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (optind < argc) {

@@ -38,10 +38,10 @@ static const char usage_text[] =
 	"      --list-profiles  the profiles, their line settings and rates\n"
 	"  -h, --help, --version\n";
 
-static _Noreturn void usage(int code)
+static _Noreturn void help(void)
 {
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
+	fputs(usage_text, stdout);
+	exit_listed();
 }
 
 static volatile sig_atomic_t stopping;
@@ -87,8 +87,7 @@ static const struct option long_options[] = {
 
 static _Noreturn void bad_value(const char *opt, const char *value, const char *want)
 {
-	warnx("%s: bad value '%s': %s", opt, value, want);
-	usage(EXIT_USAGE);
+	usage_die(usage_text, "%s: bad value '%s': %s", opt, value, want);
 }
 
 static int parse_fault(const char *item, struct faults *f)
@@ -115,9 +114,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 	int c;
 	long v;
 	char *end;
-	while ((c = getopt_long(argc, argv, "fhn:o:P:r:v", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":fhn:o:P:r:v", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'h': usage(EXIT_OK);
+		case 'h': help();
 		case OPT_VERSION: print_version(argc);
 		case 'v': o->verbose = true; break;
 		case 'f': o->rate = 0; break;
@@ -163,7 +162,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		case OPT_LIST: smlprofile_list(stdout); exit(EXIT_OK);
-		default: usage(EXIT_USAGE);
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (optind < argc)
