@@ -124,7 +124,7 @@ make_shims() {
 	# 5 started; 6 the readings arrive
 	[ "$(status_of "${s[4]}")" = 0 ] || fail "start: $(out_of "${s[4]}")"
 	[[ "$(out_of "${s[5]}")" =~ meters/dsmr/dsmr_main/electricity_used_tariff_1\ [0-9]+\.[0-9]{3} ]] ||
-		fail "readings: $(out_of "${s[5]}") $(cat "$TMP/root.upper/var/log/m2m-journal")"
+		fail "readings: $(out_of "${s[5]}") $(ls -lan "$TMP/root.upper/var/lib" "$TMP/root.upper/var/lib/meter2mqtt" 2>&1) $(cat "$TMP/root.upper/var/log/m2m-journal")"
 	[[ "$(out_of "${s[5]}" | tail -1)" =~ ^[0-9]+\.[0-9]{3}$ ]] || fail "one reading: $(out_of "${s[5]}")"
 	# where to look: running, the journal names the watcher, the service
 	# directory of the device, status online

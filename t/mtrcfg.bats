@@ -294,6 +294,8 @@ Y
 	assert_success
 	assert_output ""
 	# and the service it makes runs p1read with --dsmr=50 and passes the level on
+	# (its spool under the test's directory, not the machine's /var/lib)
+	echo "state_dir: $TMP/state" >> "$TMP/etc/config.yaml"
 	mtrcfg_run -o "$TMP/scan"
 	assert_success
 	grep -q -- "--dsmr=50" "$TMP/scan/dsmr_main/run" || fail "$(cat "$TMP/scan/dsmr_main/run")"
