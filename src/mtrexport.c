@@ -105,6 +105,7 @@ static void usage_error(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vusage_die(usage_text, fmt, ap);
+	// cppcheck-suppress va_end_missing ; vusage_die does not return
 }
 
 static long number_arg(const char *name, const char *s, long min, long max)
