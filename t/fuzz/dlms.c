@@ -38,7 +38,7 @@ static void reading(const char *text, size_t len)
 	reading_values_begin(&w);
 	dsmr_write_values(&w, &telegram, NULL);
 	reading_end(&w);
-	json_t *root = json_loadb(w.buf, w.len, 0, &err);
+	json_t *root = json_loadb(w.buf, w.len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
 	if (!root)
 		abort();
 	json_decref(root);
