@@ -26,7 +26,10 @@ double p1rng_unit(struct p1rng *r);
 /* Uniform in [lo, hi]. */
 long p1rng_range(struct p1rng *r, long lo, long hi);
 
-enum p1dialect { P1_DSMR22, P1_DSMR42, P1_DSMR50, P1_FLUVIUS };
+/* P1_SMARTY: Luxembourg's Smarty, a DSMR 5 style telegram (totals, reactive
+ * energy, no tariffs) that p1sim seals as a DLMS general-global-ciphering
+ * frame. */
+enum p1dialect { P1_DSMR22, P1_DSMR42, P1_DSMR50, P1_FLUVIUS, P1_SMARTY };
 
 /* What sits on an M-Bus channel. */
 enum p1mbus { MBUS_NONE, MBUS_GAS, MBUS_WATER, MBUS_DEAD };
