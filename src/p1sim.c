@@ -41,7 +41,8 @@ static const char usage_text[] =
 	"             [--key-file file] [--auth-key-file file]\n"
 	"       p1sim --list-profiles\n"
 	"\n"
-	"  -P, --profile NAME   22, 42, 50, 50-nogas, 50-2mbus, 50-gas2, be, be-2mbus, lux (default 50)\n"
+	"  -P, --profile NAME   22, 42, 50, 50-nogas, 50-2mbus, 50-gas2, be, be-2mbus, lux, at-t210\n"
+	"                       (default 50)\n"
 	"  -n, --count N        send N telegrams, then exit (default: until stopped)\n"
 	"  -r, --rate R         telegrams per second, fractions allowed (default: the meter's,\n"
 	"                       1 for 5.0 and be, 0.1 for 2.2 and 4.2); 0: as fast as possible\n"
@@ -57,9 +58,9 @@ static const char usage_text[] =
 	"      --gas L, --water L  litres per hour (default 150 and 12)\n"
 	"      --message TEXT   text message for 0-0:96.13.0 (sent hex-encoded)\n"
 	"      --fault LIST     bitflip=P, truncate=P, garbage=P (probability per telegram), split[=P];\n"
-	"                       lux also forged-tag=P, replay=P\n"
-	"      --key-file FILE  lux: the 32-hex-digit encryption key (else $P1_KEY)\n"
-	"      --auth-key-file FILE  lux: the authentication key (else $P1_AUTH_KEY, else Smarty's)\n"
+	"                       encrypted profiles also forged-tag=P, replay=P\n"
+	"      --key-file FILE  lux, at-t210: the 32-hex-digit encryption key (else $P1_KEY)\n"
+	"      --auth-key-file FILE  the authentication key (else $P1_AUTH_KEY, else Smarty's)\n"
 	"  -v, --verbose        log every fault, client and a summary on stderr\n"
 	"      --list-profiles  the profiles, their line settings and rates\n"
 	"  -h, --help, --version\n";
@@ -208,17 +209,17 @@ static _Noreturn void bad_value(const char *opt, const char *value, const char *
  * a file or the environment, never the command line. */
 static void load_keys(struct options *o)
 {
-	o->sealed = o->prof->dialect == P1_SMARTY;
+	o->sealed = p1profile_sealed(o->prof);
 	if (!o->sealed) {
 		if (o->key_file || o->auth_key_file)
-			die(EXIT_USAGE, "--key-file: profile %s is not encrypted (only lux is)", o->prof->name);
+			die(EXIT_USAGE, "--key-file: profile %s is not encrypted (lux and at-t210 are)", o->prof->name);
 		if (o->faults.forged_tag > 0 || o->faults.replay > 0)
-			die(EXIT_USAGE, "--fault forged-tag, replay: profile %s is not encrypted (only lux is)",
+			die(EXIT_USAGE, "--fault forged-tag, replay: profile %s is not encrypted (lux and at-t210 are)",
 			    o->prof->name);
 		return;
 	}
 	if (!dlms_key_load(o->key_file, "P1_KEY", o->ek))
-		usage_die(usage_text, "profile lux: no key (--key-file or $P1_KEY)");
+		usage_die(usage_text, "profile %s: no key (--key-file or $P1_KEY)", o->prof->name);
 	if (!dlms_key_load(o->auth_key_file, "P1_AUTH_KEY", o->ak)) {
 		char why[64];
 		dlms_key_parse(DLMS_DEFAULT_AUTH_KEY, o->ak, why, sizeof why);

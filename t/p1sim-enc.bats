@@ -84,3 +84,21 @@ teardown() { kill_tracked; }
 	run --separate-stderr env P1_KEY=$KEY p1sim -P 50 --key-file "$TMP/short" -n 1
 	[ "$status" -eq 2 ] && [[ "$stderr" == *"profile 50 is not encrypted"* ]] || fail "$stderr"
 }
+
+@test "at-t210: the Austrian T210-D-r in Wh, under its own authentication key" {
+	local AK=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
+	printf '%s\n' "$AK" > "$TMP/ak"
+	P1_KEY=$KEY p1sim -P at-t210 --auth-key-file "$TMP/ak" -f -n 3 --seed 7 --start-time $T1 > "$TMP/frames"
+	run --separate-stderr env P1_KEY=$KEY P1_AUTH_KEY=$AK p1read "$TMP/frames"
+	[ "$status" -eq 0 ] && [ -z "$stderr" ] && [ "${#lines[@]}" -eq 3 ] || fail "$status: $stderr"
+	[ "$(jq -s -c 'map(.security)' <<<"$output")" = \
+		'[{"frame_counter":217936800,"authenticated":true},{"frame_counter":217936801,"authenticated":true},{"frame_counter":217936802,"authenticated":true}]' ]
+	[ "$(jq -r .meter.model <<<"${lines[0]}")" = 'EST5\253710000_A' ]
+	# Integer Wh; the total is tariff 1 plus tariff 2 (truncated each, so within 1 Wh).
+	jq -e '[.values[] | select(.obis == "1-0:1.8.0" or .obis == "1-0:1.8.1" or .obis == "1-0:1.8.2")] |
+		length == 3 and all(.[]; .unit == "Wh") and (.[0].value - .[1].value - .[2].value | . >= 0 and . <= 1)' \
+		<<<"${lines[0]}" >/dev/null || fail "${lines[0]}"
+	# Without its authentication key (p1read's default is Smarty's): every tag fails.
+	run --separate-stderr env P1_KEY=$KEY p1read "$TMP/frames"
+	[ -z "$output" ] && [[ "$stderr" == *"3 of 3 telegrams dropped: 3 GCM tag mismatch"* ]] || fail "$stderr"
+}

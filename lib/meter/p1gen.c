@@ -57,7 +57,14 @@ static const struct p1profile profiles[] = {
 	  "Belgian e-MUCS (Fluvius) with gas on channel 1 and water on channel 2" },
 	{ "lux", P1_SMARTY, { MBUS_NONE, MBUS_NONE }, 0.1, "115200:8N1",
 	  "Luxembourg Smarty (Sagemcom T210-D): DLMS/GCM-encrypted, key from --key-file or $P1_KEY" },
+	{ "at-t210", P1_T210, { MBUS_NONE, MBUS_NONE }, 1, "115200:8N1",
+	  "Austrian Sagemcom T210-D-r: Wh and var, DLMS/GCM-encrypted, set the operator's authentication key" },
 };
+
+bool p1profile_sealed(const struct p1profile *prof)
+{
+	return prof->dialect == P1_SMARTY || prof->dialect == P1_T210;
+}
 
 const struct p1profile *p1profile_find(const char *name)
 {
@@ -644,6 +651,32 @@ static void put_smarty(struct tbuf *b, const struct p1meter *m)
 		put(b, "%04X\r\n", crc16_arc(0, b->p, b->len));
 }
 
+/* The layout of dsmr_parser's Sagemcom T210-D-r test telegram (Austria):
+ * integer Wh, W, varh and var, totals then tariffs 1 and 2. */
+static void put_t210(struct tbuf *b, const struct p1meter *m)
+{
+	char st[14];
+	p1_stamp(m->now_ms / 1000, true, st);
+	put(b, "/EST5\\253710000_A\r\n\r\n1-3:0.2.8(50)\r\n0-0:1.0.0(%s)\r\n", st);
+	/* Per quantity: total, tariff 1, tariff 2 (W x ms), then the power. */
+	const int64_t wms[4][3] = {
+		{ m->imported[0] + m->imported[1], m->imported[0], m->imported[1] },
+		{ m->exported[0] + m->exported[1], m->exported[0], m->exported[1] },
+		{ (m->imported[0] + m->imported[1]) / 8, m->imported[0] / 8, m->imported[1] / 8 },
+		{ (m->imported[0] + m->imported[1]) / 3, m->imported[0] / 3, m->imported[1] / 3 },
+	};
+	const long power[4] = { m->import_w, m->export_w, m->import_w / 8, m->import_w / 3 };
+	static const char *const unit[4][2] = { { "Wh", "W" }, { "Wh", "W" }, { "varh", "var" }, { "varh", "var" } };
+	for (int q = 0; q < 4; q++) {
+		for (int t = 0; t < 3; t++)
+			put(b, "1-0:%d.8.%d(%09lld*%s)\r\n", q + 1, t, (long long)(wms[q][t] / 3600000), unit[q][0]);
+		put(b, "1-0:%d.7.0(%09ld*%s)\r\n", q + 1, power[q], unit[q][1]);
+	}
+	put(b, "!");
+	if (!b->full)
+		put(b, "%04X\r\n", crc16_arc(0, b->p, b->len));
+}
+
 size_t p1meter_telegram(const struct p1meter *m, char *buf, size_t cap)
 {
 	struct tbuf b = { buf, 0, cap, false };
@@ -651,6 +684,8 @@ size_t p1meter_telegram(const struct p1meter *m, char *buf, size_t cap)
 		put_dsmr22(&b, m);
 	else if (m->prof->dialect == P1_SMARTY)
 		put_smarty(&b, m);
+	else if (m->prof->dialect == P1_T210)
+		put_t210(&b, m);
 	else
 		put_modern(&b, m);
 	return b.full ? 0 : b.len;
