@@ -102,3 +102,14 @@ teardown() { kill_tracked; }
 	run --separate-stderr env P1_KEY=$KEY p1read "$TMP/frames"
 	[ -z "$output" ] && [[ "$stderr" == *"3 of 3 telegrams dropped: 3 GCM tag mismatch"* ]] || fail "$stderr"
 }
+
+@test "lux with every fault at once: p1read prints exactly the frames p1sim sent whole" {
+	P1_KEY=$KEY p1sim -P lux -f -n 300 --seed 5 -v \
+		--fault bitflip=0.1,truncate=0.1,garbage=0.2,split=0.3,forged-tag=0.1,replay=0.1 \
+		2> "$TMP/sim" | P1_KEY=$KEY p1read - > "$TMP/out" 2> "$TMP/err"
+	local good
+	good=$(sed -n 's/.*summary: sent=300 good=\([0-9]*\) .*/\1/p' "$TMP/sim")
+	[ -n "$good" ] && [ "$good" -lt 300 ] || fail "$(cat "$TMP/sim")"
+	[ "$(wc -l < "$TMP/out")" -eq "$good" ] || fail "$(wc -l < "$TMP/out") of $good: $(tail -3 "$TMP/err")"
+	jq -s -e 'map(.security.frame_counter) as $c | $c == ($c | unique)' "$TMP/out" >/dev/null
+}
