@@ -173,43 +173,6 @@ static void choose_serial(struct opts *o)
 		o->sp.baud = (int)o->baudrate;
 }
 
-/* A key from FILE, else from the environment variable; never printed, not
- * even in part, when it is malformed. */
-static bool load_key(const char *file, const char *env, unsigned char key[DLMS_KEY_LEN])
-{
-	char text[256], why[96];
-	const char *from;
-	if (file) {
-		FILE *fp = fopen(file, "r");
-		size_t n = 0;
-		bool more = false;
-		if (!fp) {
-			die_errno(EXIT_USAGE, "--%s %s", strcmp(env, "P1_KEY") == 0 ? "key-file" : "auth-key-file", file);
-		} else {
-			n = fread(text, 1, sizeof text - 1, fp);
-			more = fgetc(fp) != EOF;
-			fclose(fp);
-		}
-		text[n] = '\0';
-		if (more || strlen(text) != n)
-			die(EXIT_USAGE, "%s: not a key file: expected 32 hex digits", file);
-		from = file;
-	} else {
-		const char *v = getenv(env);
-		if (!v)
-			return false;
-		if (strlen(v) >= sizeof text)
-			die(EXIT_USAGE, "$%s: not a key: expected 32 hex digits", env);
-		strcpy(text, v);
-		from = env;
-	}
-	int rc = dlms_key_parse(text, key, why, sizeof why);
-	memset(text, 0, sizeof text);
-	if (rc < 0)
-		die(EXIT_USAGE, "%s%s: malformed key: %s", file ? "" : "$", from, why);
-	return true;
-}
-
 static _Noreturn void list_options(void)
 {
 	for (const struct option *lo = long_options; lo->name; lo++)
@@ -264,8 +227,8 @@ static void parse_options(struct opts *o, int argc, char **argv)
 		die(EXIT_USAGE, "--device: '%s': expected 1 to 64 of A-Z a-z 0-9 _ -", o->device);
 	choose_serial(o);
 	choose_port(o);
-	o->have_key = load_key(o->key_file, "P1_KEY", o->key);
-	o->have_auth_key = load_key(o->auth_key_file, "P1_AUTH_KEY", o->auth_key);
+	o->have_key = dlms_key_load(o->key_file, "P1_KEY", o->key);
+	o->have_auth_key = dlms_key_load(o->auth_key_file, "P1_AUTH_KEY", o->auth_key);
 	if (o->have_auth_key && !o->have_key)
 		usage_die(usage_text, "an authentication key without a key (--key-file or $P1_KEY)");
 }

@@ -104,3 +104,15 @@ mqttpub_on_fifo() {
 require_corpus() {
 	[ -d "$CORPUS" ] || skip "no ../shared/corpus/dsmr beside the repository"
 }
+
+# has_open PID PATH: the process holds PATH (resolved) open.
+has_open() {
+	local target fd
+	target=$(readlink -f "$2")
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd")" = "$target" ] && return 0
+	done
+	return 1
+}
+# lines_at_least FILE N: FILE has N lines or more.
+lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }

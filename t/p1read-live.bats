@@ -31,17 +31,7 @@ subset() {
 		'($live | length) > 0 and ([$live[] | [.meter, .values]] - [$ref[] | [.meter, .values]] | length) == 0' >/dev/null
 }
 
-# has_open PID PATH: the process holds PATH (resolved) open.
-has_open() {
-	local target fd
-	target=$(readlink -f "$2")
-	for fd in /proc/"$1"/fd/*; do
-		[ "$(readlink "$fd")" = "$target" ] && return 0
-	done
-	return 1
-}
 
-lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }
 # stamped_at_least FILE PREFIX N: N readings whose meter time starts so.
 stamped_at_least() {
 	[ "$(jq -r .values.p1_message_timestamp.value "$1" | grep -c "^$2")" -ge "$3" ]

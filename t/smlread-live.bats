@@ -27,21 +27,11 @@ subset() {
 		'($live | length) > 0 and ([$live[] | [.meter, .values]] - [$ref[] | [.meter, .values]] | length) == 0' >/dev/null
 }
 
-has_open() {
-	local target fd
-	target=$(readlink -f "$2")
-	for fd in /proc/"$1"/fd/*; do
-		[ "$(readlink "$fd")" = "$target" ] && return 0
-	done
-	return 1
-}
-
 # same_number A B: two decimal texts of the same value (12.50 and 12.5).
 same_number() {
 	python3 -c 'import sys, decimal; sys.exit(decimal.Decimal(sys.argv[1]) != decimal.Decimal(sys.argv[2]))' "$1" "$2"
 }
 
-lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 @test "smlsim through a socat pty into smlread, on through mqttpub to mosquitto: the meter's exact values" {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/text.h"
 
 #define TAG_LEN 12
@@ -52,6 +53,43 @@ int dlms_key_parse(const char *text, unsigned char key[DLMS_KEY_LEN], char *why,
 		return -1;
 	}
 	return 0;
+}
+
+/* A key from FILE, else from the environment variable; never printed, not
+ * even in part, when it is malformed. */
+bool dlms_key_load(const char *file, const char *env, unsigned char key[DLMS_KEY_LEN])
+{
+	char text[256], why[96];
+	const char *from;
+	if (file) {
+		FILE *fp = fopen(file, "r");
+		size_t n = 0;
+		bool more = false;
+		if (!fp) {
+			die_errno(EXIT_USAGE, "--%s %s", strcmp(env, "P1_KEY") == 0 ? "key-file" : "auth-key-file", file);
+		} else {
+			n = fread(text, 1, sizeof text - 1, fp);
+			more = fgetc(fp) != EOF;
+			fclose(fp);
+		}
+		text[n] = '\0';
+		if (more || strlen(text) != n)
+			die(EXIT_USAGE, "%s: not a key file: expected 32 hex digits", file);
+		from = file;
+	} else {
+		const char *v = getenv(env);
+		if (!v)
+			return false;
+		if (strlen(v) >= sizeof text)
+			die(EXIT_USAGE, "$%s: not a key: expected 32 hex digits", env);
+		strcpy(text, v);
+		from = env;
+	}
+	int rc = dlms_key_parse(text, key, why, sizeof why);
+	memset(text, 0, sizeof text);
+	if (rc < 0)
+		die(EXIT_USAGE, "%s%s: malformed key: %s", file ? "" : "$", from, why);
+	return true;
 }
 
 int dlms_session_init(struct dlms_session *s, const unsigned char *ek, const unsigned char *ak)

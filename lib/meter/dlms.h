@@ -31,6 +31,10 @@
 /* 32 hex digits (spaces allowed between them) into key.  Returns 0, or -1
  * with why saying what is wrong without quoting the key. */
 int dlms_key_parse(const char *text, unsigned char key[DLMS_KEY_LEN], char *why, size_t whylen);
+/* The key from file (--key-file, or --auth-key-file when env is
+ * P1_AUTH_KEY), else from $env; false when neither is there.  A malformed
+ * or unreadable one dies with exit 2, naming what is wrong, never the key. */
+bool dlms_key_load(const char *file, const char *env, unsigned char key[DLMS_KEY_LEN]);
 
 
 enum dlms_status {
