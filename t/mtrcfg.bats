@@ -197,6 +197,8 @@ Y
 		cp "$f" "$TMP/etc/config.d/${b%.example}"
 	done
 	printf 'types_dir: %s\nmqttpub: ./stubpub\n' "$TOP/etc/types" > "$TMP/etc/config.yaml"
+	# the Smarty example reads its key from smarty.key, as its comment tells the user
+	(umask 077 && echo 000102030405060708090A0B0C0D0E0F > "$TMP/etc/smarty.key")
 	mtrcfg_run --check
 	assert_success
 	run mtrcfg -c "$TOP/etc/config.yaml" -d "$TMP/etc/config.d" --list-types
