@@ -80,7 +80,8 @@ make_shims() {
 	local tty by_id=usb-FTDI_FT232R_USB_UART_A10KBZ5R-if00-port0
 	tty=$(readlink -f "$TMP/p1.b")
 	chgrp dialout "$tty" && chmod 0660 "$tty"
-	ROOT_SETUP="$ROOT_PRIVATE_DEV && mkdir -p \"\$r/dev/serial/by-id\" && ln -s $tty \"\$r/dev/serial/by-id/$by_id\""
+	# the root starts as a fresh machine: no state of an earlier install
+	ROOT_SETUP="$ROOT_PRIVATE_DEV && rm -rf \"\$r/var/lib/meter2mqtt\" && mkdir -p \"\$r/dev/serial/by-id\" && ln -s $tty \"\$r/dev/serial/by-id/$by_id\""
 
 	# The blocks, in README order; the package's (not make install's) way.
 	local i=0 block

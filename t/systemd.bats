@@ -16,6 +16,7 @@ setup() {
 	root_init
 	make -C "$TOP" --no-print-directory -s install DESTDIR="$TMP/dest" > "$TMP/install.log" 2>&1 ||
 		fail "make install: $(cat "$TMP/install.log")"
+	in_root rm -rf /var/lib/meter2mqtt # no state of an earlier install (in the root only)
 	in_root cp -a "$TMP/dest/." /
 }
 teardown() { kill_tracked; }
