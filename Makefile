@@ -131,7 +131,7 @@ lint:
 # sanitizer ones ahead of them on PATH.  t/run-bats prints the closing
 # "N passed, N failed, N skipped" line.
 check: deps
-	@$(MAKE) --no-print-directory all test-tools asan
+	@$(MAKE) --no-print-directory all test-tools asan replay
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory fuzz-short
 	@t/run-bats "$(CURDIR)/bin" "$(CURDIR)/build/t" normal

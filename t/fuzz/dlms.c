@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "line/frame.h"
 #include "line/jsonw.h"
 #include "meter/dlms.h"
 #include "meter/dsmr.h"
