@@ -11,19 +11,19 @@
 #include <stddef.h>
 
 #include "base/strv.h"
+#include "sink/mqttset.h"
 
 /* Files larger than this are refused: no meter needs more. */
 #define CONFIG_MAX_BYTES (1 << 20)
 
+/* config.yaml's mqtt: section: the settings mqttpub's options take
+ * (sink/mqttset.h, one parser and one check for both), and what is not
+ * an option: the prefix and the password itself (which goes to env/). */
 struct mqtt_conf {
-	char *host, *topic_prefix, *username, *password, *password_file, *client_id, *protocol;
-	long port;           /* 0: mqttpub's default */
-	long qos;            /* -1: mqttpub's default */
-	int retain;          /* -1 unset, 0, 1 */
-	long keepalive;      /* 0: mqttpub's default */
-	bool tls;            /* tls: true, or a tls: mapping */
-	char *ca_file, *ca_path, *cert_file, *key_file, *tls_version;
-	bool tls_insecure;
+	struct mqtt_settings s; /* its strings are in strs */
+	char *topic_prefix, *password;
+	char *strs[24];
+	size_t nstrs;
 };
 
 struct type_program {

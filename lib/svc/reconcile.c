@@ -177,67 +177,51 @@ static long expire_after_s(const struct device_conf *c)
 	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
 }
 
+struct argv_build {
+	char **v;
+	size_t n;
+};
+
+static void add_mqtt_arg(const char *opt, const char *value, void *ctx)
+{
+	struct argv_build *a = ctx;
+	add_arg(&a->v, &a->n, opt, value);
+}
+
+/* The mqtt: settings as this device's publisher takes them: its own client
+ * id (two connections with one id throw each other off the broker), and
+ * files named beside config.yaml.  The strings live in keep. */
+static struct mqtt_settings device_mqtt(const struct mqtt_conf *m, const char *config_path, const char *id,
+                                        char *keep[6])
+{
+	struct mqtt_settings s = m->s;
+	memset(keep, 0, 6 * sizeof *keep);
+	if (s.client_id && asprintf(&keep[0], "%s-%s", s.client_id, id) >= 0)
+		s.client_id = keep[0];
+	const char **files[] = { &s.password_file, &s.cafile, &s.capath, &s.cert, &s.key };
+	for (size_t i = 0; i < 5; i++)
+		if (*files[i] && (keep[i + 1] = path_beside(config_path, *files[i])))
+			*files[i] = keep[i + 1];
+	return s;
+}
+
 /* mqttpub's command line for one device (never the password). */
 static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
                        const char *id, long expire_after, const char *spool)
 {
-	const struct mqtt_conf *m = &b->mqtt;
-	char **v = NULL, num[32];
-	size_t n = 0;
-	add_arg(&v, &n, mqttpub, NULL);
-	add_arg(&v, &n, "-h", m->host ? m->host : "localhost");
-	if (m->port) {
-		snprintf(num, sizeof num, "%ld", m->port);
-		add_arg(&v, &n, "-p", num);
-	}
-	if (m->topic_prefix)
-		add_arg(&v, &n, "-t", m->topic_prefix);
-	if (m->client_id) {
-		/* one client id per device: two connections with the same id
-		 * would throw each other off the broker */
-		char *cid;
-		if (asprintf(&cid, "%s-%s", m->client_id, id) >= 0) {
-			add_arg(&v, &n, "-i", cid);
-			free(cid);
-		}
-	}
-	if (m->qos >= 0) {
-		snprintf(num, sizeof num, "%ld", m->qos);
-		add_arg(&v, &n, "-q", num);
-	}
-	if (m->retain == 0)
-		add_arg(&v, &n, "--no-retain", NULL);
-	if (m->keepalive) {
-		snprintf(num, sizeof num, "%ld", m->keepalive);
-		add_arg(&v, &n, "-k", num);
-	}
-	if (m->protocol)
-		add_arg(&v, &n, "-V", m->protocol);
-	if (m->username)
-		add_arg(&v, &n, "-u", m->username);
-	if (m->password_file) {
-		char *p = path_beside(config_path, m->password_file);
-		add_arg(&v, &n, "--password-file", p ? p : m->password_file);
-		free(p);
-	}
-	const char *tls_files[][2] = { { "--cafile", m->ca_file },
-		                       { "--capath", m->ca_path },
-		                       { "--cert", m->cert_file },
-		                       { "--key", m->key_file } };
-	bool any_tls_file = false;
-	for (size_t i = 0; i < 4; i++)
-		if (tls_files[i][1]) {
-			char *p = path_beside(config_path, tls_files[i][1]);
-			add_arg(&v, &n, tls_files[i][0], p ? p : tls_files[i][1]);
-			free(p);
-			any_tls_file = true;
-		}
-	if (m->tls && !any_tls_file)
-		add_arg(&v, &n, "--tls", NULL);
-	if (m->tls_version)
-		add_arg(&v, &n, "--tls-version", m->tls_version);
-	if (m->tls_insecure)
-		add_arg(&v, &n, "--insecure-skip-verify", NULL);
+	char num[32], *keep[6];
+	struct argv_build a = { NULL, 0 };
+	char **v;
+	size_t n;
+	add_arg(&a.v, &a.n, mqttpub, NULL);
+	struct mqtt_settings s = device_mqtt(&b->mqtt, config_path, id, keep);
+	mqtt_settings_render(&s, add_mqtt_arg, &a);
+	for (size_t i = 0; i < 6; i++)
+		free(keep[i]);
+	if (b->mqtt.topic_prefix)
+		add_arg(&a.v, &a.n, "-t", b->mqtt.topic_prefix);
+	v = a.v;
+	n = a.n;
 	/* so that its status topic is right before the first reading */
 	add_arg(&v, &n, "--type", type);
 	add_arg(&v, &n, "--device", id);
@@ -290,9 +274,20 @@ static void load_base(struct pass *p)
 		buf = strdup("");
 	}
 	p->base_ok = config_load_base(p->env->config_path, buf, len, &p->base, &p->diag) == 0;
+	free(buf);
+	if (p->base_ok) {
+		/* the files as mqttpub will open them, beside config.yaml */
+		char *keep[6], why[512];
+		struct mqtt_settings s = device_mqtt(&p->base.mqtt, p->env->config_path, "", keep);
+		if (mqtt_settings_files_check(&s, why, sizeof why) < 0) {
+			diag_add(&p->diag, p->env->config_path, 0, 0, "'mqtt': %s", why);
+			p->base_ok = false;
+		}
+		for (size_t i = 0; i < 6; i++)
+			free(keep[i]);
+	}
 	if (!p->base_ok)
 		p->errors++;
-	free(buf);
 }
 
 static void load_devices(struct pass *p)
