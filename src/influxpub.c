@@ -125,22 +125,6 @@ static struct {
 
 static struct ratelimit bad_message_rl = RATELIMIT_INIT(10, 20);
 
-_Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vusage_die(usage_text, fmt, ap);
-	// cppcheck-suppress va_end_missing ; vusage_die does not return
-}
-
-static long number_arg(const char *name, const char *s, long min, long max)
-{
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		usage_error("%s: not a number from %ld to %ld: %s", name, min, max, s);
-	return v;
-}
 
 static void parse_options(int argc, char **argv)
 {
@@ -167,9 +151,9 @@ static void parse_options(int argc, char **argv)
 		case OPT_INFLUX_PASSWORD_FILE: influx_password_file = optarg; break;
 		case OPT_TOKEN_FILE: token_file = optarg; break;
 		case OPT_MEASUREMENT: opt.influx.measurement = optarg; break;
-		case OPT_BATCH_SIZE: opt.batch_size = number_arg("--batch-size", optarg, 1, 1000000); break;
-		case OPT_BATCH_TIME: opt.batch_time_ms = number_arg("--batch-time", optarg, 0, 3600000); break;
-		case OPT_TIMEOUT: opt.timeout_s = number_arg("--timeout", optarg, 1, 3600); break;
+		case OPT_BATCH_SIZE: opt.batch_size = arg_long("--batch-size", optarg, 1, 1000000, NULL); break;
+		case OPT_BATCH_TIME: opt.batch_time_ms = arg_long("--batch-time", optarg, 0, 3600000, NULL); break;
+		case OPT_TIMEOUT: opt.timeout_s = arg_long("--timeout", optarg, 1, 3600, NULL); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit_listed();
 		case OPT_VERSION: print_version(argc);
@@ -177,29 +161,29 @@ static void parse_options(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument: %s", argv[optind]);
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	const char *why;
 	if (!mm_prefix_valid(opt.prefix, &why))
-		usage_error("--prefix: %s", why);
+		usage_die(usage_text, "--prefix: %s", why);
 	if (!opt.url)
-		usage_error("no InfluxDB: give -w http://HOST:8086");
+		usage_die(usage_text, "no InfluxDB: give -w http://HOST:8086");
 	if (strncmp(opt.url, "http://", 7) != 0 && strncmp(opt.url, "https://", 8) != 0)
-		usage_error("--influx: not http://HOST[:PORT] or https://...: %s", opt.url);
+		usage_die(usage_text, "--influx: not http://HOST[:PORT] or https://...: %s", opt.url);
 	if (!opt.db == !opt.bucket)
-		usage_error("give either -d DB (InfluxDB 1.x) or --org and --bucket (InfluxDB 2.x)");
+		usage_die(usage_text, "give either -d DB (InfluxDB 1.x) or --org and --bucket (InfluxDB 2.x)");
 	if (opt.bucket && !opt.org)
-		usage_error("--bucket needs --org");
+		usage_die(usage_text, "--bucket needs --org");
 	if (opt.db && (opt.org || token_file))
-		usage_error("--org and --token-file are for InfluxDB 2.x (--bucket), not -d");
+		usage_die(usage_text, "--org and --token-file are for InfluxDB 2.x (--bucket), not -d");
 	if (opt.bucket && (opt.influx_user || influx_password_file))
-		usage_error("--influx-user is for InfluxDB 1.x (-d); 2.x takes a token");
+		usage_die(usage_text, "--influx-user is for InfluxDB 1.x (-d); 2.x takes a token");
 	mqtt_settings_finish(&opt.mq, usage_text);
 	opt.influx_password = secret_get("--influx-password-file", influx_password_file, "INFLUX_PASSWORD");
 	if (opt.influx_password && !opt.influx_user && opt.db)
-		usage_error("an InfluxDB password without --influx-user");
+		usage_die(usage_text, "an InfluxDB password without --influx-user");
 	opt.token = opt.bucket ? secret_get("--token-file", token_file, "INFLUX_TOKEN") : NULL;
 	if (opt.bucket && !opt.token)
-		usage_error("InfluxDB 2.x needs a token: $INFLUX_TOKEN or --token-file");
+		usage_die(usage_text, "InfluxDB 2.x needs a token: $INFLUX_TOKEN or --token-file");
 }
 
 /* ---- writing to InfluxDB ---- */

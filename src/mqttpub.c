@@ -176,21 +176,8 @@ static struct {
 
 static struct ratelimit bad_line_rl = RATELIMIT_INIT(10, 20);
 
-_Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vusage_die(usage_text, fmt, ap);
-	// cppcheck-suppress va_end_missing ; vusage_die does not return
-}
 
 /* ---- options ---- */
-
-static long number_arg(const char *name, const char *s, long min, long max)
-{
-	return arg_long(name, s, min, max, NULL);
-}
 
 /* 16M, 512k, 1G, or plain bytes: 64 bits, also on a 32-bit system. */
 static int64_t size_arg(const char *name, const char *s, int64_t min, int64_t max)
@@ -204,7 +191,7 @@ static int64_t size_arg(const char *name, const char *s, int64_t min, int64_t ma
 	else if (end == s || *end)
 		mult = 0;
 	if (mult == 0 || errno || v < 0 || v > max / mult || v * mult < min)
-		usage_error("%s: not a size from %lld to %lld bytes (k, M, G allowed): %s", name, (long long)min,
+		usage_die(usage_text, "%s: not a size from %lld to %lld bytes (k, M, G allowed): %s", name, (long long)min,
 		            (long long)max, s);
 	return v * mult;
 }
@@ -245,7 +232,7 @@ static void parse_options(int argc, char **argv)
 			opt.whole_reading = true;
 			break;
 		case OPT_HEALTH_INTERVAL:
-			opt.health_interval_s = number_arg("--health-interval", optarg, 0, 86400);
+			opt.health_interval_s = arg_long("--health-interval", optarg, 0, 86400, NULL);
 			break;
 		case OPT_HA:
 			opt.homeassistant = true;
@@ -254,34 +241,30 @@ static void parse_options(int argc, char **argv)
 			opt.mm.ha_prefix = optarg;
 			break;
 		case OPT_EXPIRE_AFTER:
-			opt.expire_after_s = number_arg("--expire-after", optarg, 0, 31 * 86400);
+			opt.expire_after_s = arg_long("--expire-after", optarg, 0, 31 * 86400, NULL);
 			break;
 		case OPT_ONE_SHOT:
 			opt.one_shot = true;
 			break;
 		case OPT_QUEUE_MAX:
-			opt.queue_max = number_arg("--queue-max", optarg, 1, 100000000);
+			opt.queue_max = arg_long("--queue-max", optarg, 1, 100000000, NULL);
 			break;
 		case OPT_QUEUE_BYTES:
 			opt.queue_bytes = size_arg("--queue-bytes", optarg, 4096, QUEUE_BYTES_MAX);
 			break;
 		case OPT_SPOOL:
 			if (!*optarg)
-				usage_error("--spool: an empty directory name");
+				usage_die(usage_text, "--spool: an empty directory name");
 			opt.spool = optarg;
 			break;
 		case OPT_SPOOL_MAX:
 			opt.spool_max = size_arg("--spool-max", optarg, 1024 * 1024, (int64_t)1 << 40);
 			break;
-		case OPT_SPOOL_SYNC: {
-			double sec;
-			if (parse_double(optarg, 0, 3600, &sec) < 0)
-				usage_error("--spool-sync: not a number of seconds from 0 to 3600: %s", optarg);
-			opt.spool_sync_ms = (int)(sec * 1000);
+		case OPT_SPOOL_SYNC:
+			opt.spool_sync_ms = (int)(arg_double("--spool-sync", optarg, 0, 3600, "seconds from 0 to 3600") * 1000);
 			break;
-		}
 		case OPT_DRAIN_TIMEOUT:
-			opt.drain_timeout_s = number_arg("--drain-timeout", optarg, 0, 86400);
+			opt.drain_timeout_s = arg_long("--drain-timeout", optarg, 0, 86400, NULL);
 			break;
 		case OPT_LINE_MAX:
 			opt.line_max = size_arg("--line-max", optarg, 1024, 256L * 1024 * 1024);
@@ -305,26 +288,26 @@ static void parse_options(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument %s (mqttpub reads stdin)", argv[optind]);
+		usage_die(usage_text, "unexpected argument %s (mqttpub reads stdin)", argv[optind]);
 
 	const char *why;
 	if (!mm_prefix_valid(opt.prefix, &why))
-		usage_error("--prefix %s: %s", opt.prefix, why);
+		usage_die(usage_text, "--prefix %s: %s", opt.prefix, why);
 	if (!mm_prefix_valid(opt.mm.ha_prefix, &why))
-		usage_error("--ha-prefix %s: %s", opt.mm.ha_prefix, why);
+		usage_die(usage_text, "--ha-prefix %s: %s", opt.mm.ha_prefix, why);
 	opt.mm.prefix = opt.prefix;
 	if (json && json_values)
-		usage_error("--json and --json-values exclude each other");
+		usage_die(usage_text, "--json and --json-values exclude each other");
 	opt.mm.mode = json ? MM_JSON_READING : json_values ? MM_JSON_VALUES : MM_RAW;
 	if (!opt.type != !opt.device)
-		usage_error("--type and --device go together");
+		usage_die(usage_text, "--type and --device go together");
 	if (opt.one_shot && opt.expire_after_s == 0)
-		usage_error("--one-shot needs --expire-after: without it a meter that stops being polled stays "
+		usage_die(usage_text, "--one-shot needs --expire-after: without it a meter that stops being polled stays "
 		            "available forever");
 	if (opt.device && !device_id_valid(opt.device))
-		usage_error("--device %s: not [A-Za-z0-9_-]{1,64}", opt.device);
+		usage_die(usage_text, "--device %s: not [A-Za-z0-9_-]{1,64}", opt.device);
 	if (opt.type && !topic_level_valid(opt.type, strlen(opt.type), &why))
-		usage_error("--type %s: %s", opt.type, why);
+		usage_die(usage_text, "--type %s: %s", opt.type, why);
 	mqtt_settings_finish(&opt.mq, usage_text);
 }
 

@@ -89,36 +89,20 @@ static struct {
 	volatile sig_atomic_t stop;
 } g;
 
-_Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vusage_die(usage_text, fmt, ap);
-	// cppcheck-suppress va_end_missing ; vusage_die does not return
-}
-
-static long number_arg(const char *name, const char *s, long min, long max)
-{
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		usage_error("%s: not a number from %ld to %ld: %s", name, min, max, s);
-	return v;
-}
 
 /* ADDRESS:PORT, an IPv4 address (loopback unless the user says so). */
 static void listen_arg(const char *s)
 {
 	const char *colon = strrchr(s, ':');
+	size_t len = colon ? (size_t)(colon - s) : strlen(s);
 	char addr[64];
-	if (!colon || (size_t)(colon - s) >= sizeof addr)
-		usage_error("--listen: not ADDRESS:PORT: %s", s);
-	memcpy(addr, s, (size_t)(colon - s));
-	addr[colon - s] = '\0';
+	if (!colon || len >= sizeof addr)
+		usage_die(usage_text, "--listen: not ADDRESS:PORT: %s", s);
+	snprintf(addr, sizeof addr, "%.*s", (int)len, s);
 	opt.listen.sin_family = AF_INET;
 	if (inet_pton(AF_INET, addr, &opt.listen.sin_addr) != 1)
-		usage_error("--listen: not an IPv4 address: %s", addr);
-	opt.listen.sin_port = htons((uint16_t)number_arg("--listen port", colon + 1, 0, 65535));
+		usage_die(usage_text, "--listen: not an IPv4 address: %s", addr);
+	opt.listen.sin_port = htons((uint16_t)arg_long("--listen port", colon + 1, 0, 65535, NULL));
 	opt.listen_text = s;
 }
 
@@ -139,9 +123,9 @@ static void parse_options(int argc, char **argv)
 		switch (c) {
 		case 't': opt.prefix = optarg; break;
 		case 'l': listen_arg(optarg); break;
-		case OPT_STALE: opt.stale_s = number_arg("--stale", optarg, 1, 86400 * 366); break;
-		case OPT_REFRESH: opt.refresh_s = number_arg("--refresh", optarg, 1, 86400); break;
-		case OPT_MAX_DEVICES: opt.max_devices = number_arg("--max-devices", optarg, 1, 10000000); break;
+		case OPT_STALE: opt.stale_s = arg_long("--stale", optarg, 1, 86400 * 366, NULL); break;
+		case OPT_REFRESH: opt.refresh_s = arg_long("--refresh", optarg, 1, 86400, NULL); break;
+		case OPT_MAX_DEVICES: opt.max_devices = arg_long("--max-devices", optarg, 1, 10000000, NULL); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit_listed();
 		case OPT_VERSION: print_version(argc);
@@ -149,10 +133,10 @@ static void parse_options(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument: %s", argv[optind]);
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	const char *why;
 	if (!mm_prefix_valid(opt.prefix, &why))
-		usage_error("--prefix: %s", why);
+		usage_die(usage_text, "--prefix: %s", why);
 	mqtt_settings_finish(&opt.mq, usage_text);
 }
 
