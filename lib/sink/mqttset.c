@@ -240,7 +240,7 @@ void mqtt_settings_finish(struct mqtt_settings *s, const char *usage)
 	mqtt_settings_password(s);
 }
 
-void mqtt_settings_render(const struct mqtt_settings *s, mqtt_arg_fn *add, void *ctx)
+void mqtt_settings_render(const struct mqtt_settings *s, bool publisher, mqtt_arg_fn *add, void *ctx)
 {
 	struct mqtt_settings d;
 	mqtt_settings_init(&d);
@@ -259,13 +259,13 @@ void mqtt_settings_render(const struct mqtt_settings *s, mqtt_arg_fn *add, void 
 	}
 	if (s->protocol != d.protocol)
 		add("-V", s->protocol == MQTT_V5 ? "5" : "311", ctx);
-	if (s->qos != d.qos) {
+	if (publisher && s->qos != d.qos) {
 		snprintf(num, sizeof num, "%d", s->qos);
 		add("-q", num, ctx);
 	}
-	if (!s->retain)
+	if (publisher && !s->retain)
 		add("--no-retain", NULL, ctx);
-	if (s->max_inflight) {
+	if (publisher && s->max_inflight) {
 		snprintf(num, sizeof num, "%d", s->max_inflight);
 		add("--max-inflight", num, ctx);
 	}
