@@ -126,6 +126,7 @@ int mqtt_settings_option(struct mqtt_settings *s, int code, const char *value, c
 			s->protocol = MQTT_V5;
 		else
 			return refuse(why, n, "--protocol must be 311 or 5, not '%s'", arg);
+		s->protocol_given = true;
 		return 0;
 	case MQTT_OPT_QOS:
 		return number_option("--qos", arg, 0, 2, &s->qos, why, n);
@@ -257,7 +258,7 @@ void mqtt_settings_render(const struct mqtt_settings *s, bool publisher, mqtt_ar
 		snprintf(num, sizeof num, "%d", s->keepalive);
 		add("-k", num, ctx);
 	}
-	if (s->protocol != d.protocol)
+	if (s->protocol != d.protocol || s->protocol_given)
 		add("-V", s->protocol == MQTT_V5 ? "5" : "311", ctx);
 	if (publisher && s->qos != d.qos) {
 		snprintf(num, sizeof num, "%d", s->qos);

@@ -23,6 +23,7 @@ struct mqtt_settings {
 	const char *client_id; /* NULL: the program's own default */
 	int keepalive;         /* seconds */
 	int protocol;          /* MQTT_V311 or MQTT_V5 */
+	bool protocol_given;   /* by an option: rendered even when the default */
 	int qos;
 	int max_inflight;      /* QoS 1/2 messages unacknowledged at most; 0: 20
 	                        * under 3.1.1, the broker's receive maximum under 5 */
