@@ -117,7 +117,7 @@ has_open() {
 # lines_at_least FILE N: FILE has N lines or more.
 lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }
 
-# crc FILE: appends the CRC-16/ARC of everything in FILE through its '!'
+# add_crc FILE: appends the CRC-16/ARC of everything in FILE through its '!'
 # (a telegram built by a test) and CR LF.
 add_crc() {
 	python3 - "$1" <<'PY'
