@@ -22,6 +22,9 @@ health() { jq -c 'select(has("health"))' "$1"; }
 health_at_least() { [ "$(health "$1" | wc -l)" -ge "$2" ]; }
 # health_where FILE JQ: a health line for which JQ (over .health) holds.
 health_where() { health "$1" | jq -e "select(.health | $2)" >/dev/null; }
+# down_since FILE N: the first health line after the first N that says the
+# link is down (and false when there is none).
+down_since() { health "$1" | tail -n +$(($2 + 1)) | jq -c 'select(.health.link == "down")' | head -1 | grep .; }
 
 # dsmr_stream OUT: good telegrams and corrupted ones, in this order:
 #   good, CRC broken, good, 20000 bytes long, a garbage line under a good
@@ -112,11 +115,13 @@ dsmr_stream() {
 	# Periodic: the counts grow from line to line; no drop on a clean line.
 	health "$TMP/out" | jq -s -e 'map(.health.telegrams) as $t | $t == ($t | sort)' >/dev/null
 	health "$TMP/out" | jq -s -e 'all(.health.dropped == {})' >/dev/null
+	local before
+	before=$(health "$TMP/out" | wc -l)
 	kill -TERM $sim
 	wait_gone $sim 50
-	wait_for 50 health_where "$TMP/out" '.link == "down"'
+	wait_for 50 down_since "$TMP/out" "$before"
 	local down
-	down=$(health "$TMP/out" | jq -c 'select(.health.link == "down")' | head -1)
+	down=$(down_since "$TMP/out" "$before")
 	[[ "$(jq -r .health.last_error <<<"$down")" == "$TMP/meter: lost: "* ]] || fail "$down"
 	# Waiting for the port to come back, p1read still reports every second.
 	local n
@@ -192,11 +197,15 @@ PY
 	local reader=$!
 	track_pid $reader
 	wait_for 100 health_where "$TMP/out" '.link == "up" and .telegrams >= 3'
+	local before
+	before=$(health "$TMP/out" | wc -l)
 	kill -TERM "$PTY_PID" $sim
 	wait_gone "$PTY_PID" 50
 	wait_gone $sim 50
-	wait_for 50 health_where "$TMP/out" '.link == "down"'
-	[[ "$(health "$TMP/out" | jq -r 'select(.health.link == "down") | .health.last_error' | head -1)" == "$TMP/line.b: lost: "* ]]
+	wait_for 50 down_since "$TMP/out" "$before"
+	local down
+	down=$(down_since "$TMP/out" "$before" | jq -r .health.last_error)
+	[[ "$down" == "$TMP/line.b: lost: "* ]] || fail "$down: $(health "$TMP/out") $(cat "$TMP/err")"
 	kill -0 $reader
 	start_pty_pair line
 	smlsim -o "$TMP/line.a" -r 10 --step 1 -n 1000 --seed 43 3>&- &
