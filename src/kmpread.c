@@ -514,7 +514,7 @@ static void poll_failed(struct reader *r, bool say)
 		down |= strcmp(r->reason, silent[i]) == 0;
 	health_drop(&r->health, r->reason, "poll failed: %s", r->why);
 	if (say)
-		warnx("%s%s", r->health.last_error,
+		warnx("poll failed: %s%s", r->why,
 		      strcmp(r->reason, "cannot_open") == 0 && !opt.once ? "; trying again at every poll" : "");
 	health_link(&r->health, down ? HEALTH_LINK_DOWN : HEALTH_LINK_UP);
 }

@@ -39,7 +39,7 @@ struct health {
 	unsigned long long good;
 	struct health_count dropped[HEALTH_MAX_REASONS];
 	int nreasons;
-	char last_error[256];
+	char last_error[512];
 	enum health_link link;
 	struct jw w;
 };
