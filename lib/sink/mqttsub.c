@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "base/err.h"
+#include "sink/mqttconn.h"
 #include "base/util.h"
 
 enum { BACKOFF_FIRST_MS = 1000, BACKOFF_MAX_MS = 30000, READS_PER_WAKE = 256 };
@@ -83,11 +84,13 @@ struct mqttsub *mqttsub_new(const struct mqttsub_settings *s, mqttsub_message_fn
 	c->s = *s;
 	c->fn = fn;
 	c->arg = arg;
-	c->m = mosquitto_new(s->client_id, !s->persistent || !s->client_id, c);
+	const struct mqtt_settings *mq = s->mq;
+	c->m = mosquitto_new(mq->client_id, !s->persistent || !mq->client_id, c);
 	if (!c->m)
 		die_errno(EXIT_RUNTIME, "cannot create an MQTT client");
-	if (s->username)
-		setup_or_die(mosquitto_username_pw_set(c->m, s->username, s->password), "MQTT user name");
+	const char *what = NULL;
+	int rc = mqtt_client_setup(c->m, mq, &what);
+	setup_or_die(rc, what);
 	/* "Threaded" tells libmosquitto to queue every outgoing packet for
 	 * mosquitto_loop_write instead of writing it at once: that is what
 	 * lets hold_acks keep the acknowledgements back (see the header). */
@@ -122,7 +125,7 @@ static void schedule_retry(struct mqttsub *c, const char *why)
 	 * the connection: the broker sends those messages again. */
 	mosquitto_disconnect(c->m);
 	if (!c->warned_down)
-		warnx("broker %s:%d: %s; retrying (every %d s at most)", c->s.host, c->s.port, why, BACKOFF_MAX_MS / 1000);
+		warnx("broker %s:%d: %s; retrying (every %d s at most)", c->s.mq->host, c->s.mq->port, why, BACKOFF_MAX_MS / 1000);
 	c->warned_down = true;
 	c->state = S_WAIT;
 	c->unreleased = 0;
@@ -135,21 +138,21 @@ static void connect_attempt(struct mqttsub *c)
 	c->cb_connack = c->cb_lost = false;
 	c->lib_error[0] = '\0';
 	errno = 0;
-	int rc = mosquitto_connect_bind_async(c->m, c->s.host, c->s.port, c->s.keepalive, NULL);
+	int rc = mosquitto_connect_bind_async(c->m, c->s.mq->host, c->s.mq->port, c->s.mq->keepalive, NULL);
 	if (rc == MOSQ_ERR_SUCCESS) {
 		c->state = S_CONNECTING;
-		c->connack_deadline_ms = mono_ms() + (int64_t)c->s.keepalive * 1000;
+		c->connack_deadline_ms = mono_ms() + (int64_t)c->s.mq->keepalive * 1000;
 		return;
 	}
 	if (rc == MOSQ_ERR_EAI && errno != EAI_AGAIN)
-		die(EXIT_RUNTIME, "broker host %s: %s", c->s.host, gai_strerror(errno));
+		die(EXIT_RUNTIME, "broker host %s: %s", c->s.mq->host, gai_strerror(errno));
 	schedule_retry(c, rc == MOSQ_ERR_ERRNO && errno ? strerror(errno) : mosquitto_strerror(rc));
 }
 
 static void subscribe_all(struct mqttsub *c)
 {
 	for (size_t i = 0; i < c->s.ntopics; i++) {
-		int rc = mosquitto_subscribe(c->m, NULL, c->s.topics[i], c->s.qos);
+		int rc = mosquitto_subscribe(c->m, NULL, c->s.topics[i], c->s.mq->qos);
 		if (rc != MOSQ_ERR_SUCCESS)
 			die(EXIT_RUNTIME, "cannot subscribe to %s: %s", c->s.topics[i], mosquitto_strerror(rc));
 	}
@@ -164,11 +167,11 @@ static void handle_connack(struct mqttsub *c)
 		return;
 	}
 	if (rc != 0)
-		die(EXIT_RUNTIME, "broker %s:%d refused the connection: %s", c->s.host, c->s.port,
+		die(EXIT_RUNTIME, "broker %s:%d refused the connection: %s", c->s.mq->host, c->s.mq->port,
 		    mosquitto_connack_string(rc));
 	c->state = S_CONNECTED;
 	if (c->warned_down)
-		warnx("broker %s:%d: connected", c->s.host, c->s.port);
+		warnx("broker %s:%d: connected", c->s.mq->host, c->s.mq->port);
 	c->warned_down = false;
 	c->backoff_ms = BACKOFF_FIRST_MS;
 	subscribe_all(c);

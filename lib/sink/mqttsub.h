@@ -21,13 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sink/mqttset.h"
+
+/* The connection is mq's (its client_id NULL: the library picks one, and
+ * the session is clean); mq->qos is the subscriptions'. */
 struct mqttsub_settings {
-	const char *host;
-	int port;
-	const char *client_id;      /* NULL: the library picks one (then clean) */
-	const char *username, *password;
-	int keepalive;
-	int qos;
+	const struct mqtt_settings *mq;
 	bool persistent;            /* clean_session false: the broker keeps our queue */
 	bool hold_acks;
 	const char *const *topics;
