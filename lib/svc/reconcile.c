@@ -120,10 +120,14 @@ static bool is_secret(const char *key)
 	       !strcmp(key, "auth_key_file");
 }
 
-/* reader [--check] --device=ID --key=value... */
+/* reader [--check] --device=ID [defaults] --key=value... */
 static char **reader_argv(const struct dev *d, bool check)
 {
-	char **v = argv_new(d->conf.n_opts + 3);
+	const char *const *defaults = reader_default_options(d->reader);
+	size_t ndefaults = 0;
+	while (defaults[ndefaults])
+		ndefaults++;
+	char **v = argv_new(d->conf.n_opts + ndefaults + 3);
 	size_t n = 0;
 	if (!v)
 		return NULL;
@@ -132,6 +136,8 @@ static char **reader_argv(const struct dev *d, bool check)
 		v[n++] = strdup("--check");
 	if (asprintf(&v[n++], "--device=%s", d->id) < 0)
 		v[n - 1] = NULL;
+	for (size_t i = 0; i < ndefaults; i++)
+		v[n++] = strdup(defaults[i]);
 	for (size_t i = 0; i < d->conf.n_opts; i++)
 		if (d->conf.opts[i].arg && !is_secret(d->conf.opts[i].key))
 			v[n++] = strdup(d->conf.opts[i].arg);
