@@ -15,6 +15,7 @@
 #include "line/jsonw.h"
 #include "line/frame.h"
 #include "line/health.h"
+#include "line/tally.h"
 #include "meter/listen.h"
 #include "meter/port.h"
 #include "base/text.h"
@@ -253,52 +254,14 @@ static unsigned long tag_failures;
 /* Set while the telegram being handled came out of a frame. */
 static const struct dlms_session *decrypted;
 static struct jw line;
-static unsigned long dropped[DSMR_DROP_KINDS];
+static struct tally drops;
+static const char *drop_name(int kind) { return dsmr_drop_name((enum dsmr_drop)kind); }
 static struct health health;
 static struct ratelimit drop_rl = RATELIMIT_INIT(60, 10);
 
-/* The drops so far as "2 CRC mismatch, 1 cut short ..." (for the summary),
- * and the whole line a signal handler writes when p1read is stopped. */
-static char drops_text[400];
-static char stop_line[512];
-static volatile size_t stop_len;
-
-static unsigned long drops_total(void)
-{
-	unsigned long total = 0;
-	for (int i = 0; i < DSMR_DROP_KINDS; i++)
-		total += dropped[i];
-	return total;
-}
-
-static void format_drops(void)
-{
-	size_t n = 0;
-	drops_text[0] = '\0';
-	for (int i = 0; i < DSMR_DROP_KINDS && n < sizeof drops_text; i++)
-		if (dropped[i])
-			n += (size_t)snprintf(drops_text + n, sizeof drops_text - n, "%s%lu %s", n ? ", " : "", dropped[i],
-			                      dsmr_drop_name(i));
-	stop_len = 0;
-	int len = snprintf(stop_line, sizeof stop_line, "%s: %lu telegrams dropped: %s\n", prog_name, drops_total(),
-	                   drops_text);
-	stop_len = len > 0 && (size_t)len < sizeof stop_line ? (size_t)len : 0;
-}
-
-/* SIGTERM, SIGINT: the summary (written ready-made, as write(2) is all a
- * handler may do), then the default action. */
-static void on_stop(int sig)
-{
-	if (stop_len && write(STDERR_FILENO, stop_line, stop_len) < 0)
-		stop_len = 0;
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 static void report_drop(const struct dsmr_event *ev, const char *detail)
 {
-	dropped[ev->why]++;
-	format_drops();
+	tally_add(&drops, ev->why);
 	health_drop(&health, dsmr_drop_word(ev->why), "telegram %lu at byte %llu: dropped: %s%s%s", ev->seq,
 	            (unsigned long long)ev->offset, dsmr_drop_name(ev->why), detail[0] ? ": " : "", detail);
 	warn_limited(&drop_rl, "%s", health.last_error);
@@ -428,8 +391,7 @@ static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms
 
 static void summary(void)
 {
-	if (drops_total())
-		warnx("%lu of %lu telegrams dropped: %s", drops_total(), framer.seq, drops_text);
+	tally_report(&drops, framer.seq);
 }
 
 static int run(const struct opts *o)
@@ -496,7 +458,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	tally_init(&drops, "telegrams", DSMR_DROP_KINDS, drop_name);
+	tally_on_stop(&drops);
 	return run(&o);
 }

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "line/frame.h"
 #include "line/health.h"
+#include "line/tally.h"
 #include "line/jsonw.h"
 #include "meter/listen.h"
 #include "meter/port.h"
@@ -191,58 +192,19 @@ static void parse_options(struct opts *o, int argc, char **argv)
 
 /* ---- the read loop ---- */
 
-/* Not a drop: counted beside the drops and named in the summary. */
-#define BAD_MSG_CRC SML_DROP_KINDS
-
 static struct sml_framer framer;
 static struct sml_file file;
 static struct jw line;
-static unsigned long counted[SML_DROP_KINDS + 1];
+static struct tally drops;
+static const char *drop_name(int kind) { return sml_drop_name((enum sml_drop)kind); }
+/* Not a drop: wrong message CRCs under a good file CRC, named in the summary. */
+static unsigned long bad_msg_crc_files;
 static struct health health;
 static struct ratelimit drop_rl = RATELIMIT_INIT(60, 10);
 
-/* The drops so far as "2 CRC mismatch, 1 cut short ..." (for the summary),
- * and the whole line a signal handler writes when smlread is stopped. */
-static char drops_text[400];
-static char stop_line[512];
-static volatile size_t stop_len;
-
-static unsigned long drops_total(void)
-{
-	unsigned long total = 0;
-	for (int i = 0; i < SML_DROP_KINDS; i++)
-		total += counted[i];
-	return total;
-}
-
-static void format_drops(void)
-{
-	size_t n = 0;
-	drops_text[0] = '\0';
-	for (int i = 0; i < SML_DROP_KINDS && n < sizeof drops_text; i++)
-		if (counted[i])
-			n += (size_t)snprintf(drops_text + n, sizeof drops_text - n, "%s%lu %s", n ? ", " : "", counted[i],
-			                      sml_drop_name(i));
-	stop_len = 0;
-	int len = snprintf(stop_line, sizeof stop_line, "%s: %lu SML files dropped: %s\n", prog_name, drops_total(),
-	                   drops_text);
-	stop_len = len > 0 && (size_t)len < sizeof stop_line ? (size_t)len : 0;
-}
-
-/* SIGTERM, SIGINT: the summary (written ready-made, as write(2) is all a
- * handler may do), then the default action. */
-static void on_stop(int sig)
-{
-	if (stop_len && write(STDERR_FILENO, stop_line, stop_len) < 0)
-		stop_len = 0;
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 static void report_drop(const struct sml_event *ev, const char *detail)
 {
-	counted[ev->why]++;
-	format_drops();
+	tally_add(&drops, ev->why);
 	health_drop(&health, sml_drop_word(ev->why), "SML file %lu at byte %llu: dropped: %s%s%s", ev->seq,
 	            (unsigned long long)ev->offset, sml_drop_name(ev->why), detail[0] ? ": " : "", detail);
 	warn_limited(&drop_rl, "%s", health.last_error);
@@ -279,7 +241,7 @@ static void handle(const struct opts *o, struct sml_event *ev, int64_t *last_ms)
 	health_good(&health);
 	/* The file CRC vouches for the bytes: a wrong message CRC under it is
 	 * the meter's own slip (eBZ DD3, Holley DTZ541), counted, not fatal. */
-	if (file.bad_msg_crc && counted[BAD_MSG_CRC]++ == 0)
+	if (file.bad_msg_crc && bad_msg_crc_files++ == 0)
 		warnx("SML file %lu: %d message CRCs wrong under a good file CRC: kept (counted from now on)", ev->seq,
 		      file.bad_msg_crc);
 	*last_ms = now;
@@ -288,12 +250,11 @@ static void handle(const struct opts *o, struct sml_event *ev, int64_t *last_ms)
 
 static void summary(void)
 {
-	if (drops_total())
-		warnx("%lu of %lu SML files dropped: %s", drops_total(), framer.seq, drops_text);
+	tally_report(&drops, framer.seq);
 	if (framer.skipped)
 		warnx("%llu bytes outside SML files skipped", (unsigned long long)framer.skipped);
-	if (counted[BAD_MSG_CRC])
-		warnx("%lu of %lu SML files had wrong message CRCs under a good file CRC (kept)", counted[BAD_MSG_CRC],
+	if (bad_msg_crc_files)
+		warnx("%lu of %lu SML files had wrong message CRCs under a good file CRC (kept)", bad_msg_crc_files,
 		      framer.seq);
 }
 
@@ -354,7 +315,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	tally_init(&drops, "SML files", SML_DROP_KINDS, drop_name);
+	tally_on_stop(&drops);
 	return run(&o);
 }
