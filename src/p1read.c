@@ -394,9 +394,33 @@ static void summary(void)
 	tally_report(&drops, framer.seq);
 }
 
+/* What the read loop carries from one push to the next. */
+struct read_ctx {
+	const struct opts *o;
+	int64_t last_ms;
+};
+
+static size_t push(void *arg, const unsigned char *buf, size_t len)
+{
+	struct read_ctx *c = arg;
+	struct dsmr_event ev;
+	bool have;
+	size_t took = dsmr_framer_push(&framer, buf, len, &ev, &have);
+	if (have)
+		handle(c->o, &ev, &c->last_ms);
+	return took;
+}
+
+static void lost(void *arg, bool end)
+{
+	(void)arg;
+	struct dsmr_event ev;
+	if (dsmr_framer_abort(&framer, end ? DSMR_DROP_EOF : DSMR_DROP_LOST, &ev))
+		report_drop(&ev, "");
+}
+
 static int run(const struct opts *o)
 {
-	static char buf[65536];
 	struct port port;
 	char why[256];
 	if (port_init(&port, o->spec, &o->sp, why, sizeof why) < 0)
@@ -412,34 +436,9 @@ static int run(const struct opts *o)
 		dsmr_framer_init(&inner, o->crc);
 	}
 	jw_init(&line);
-	int64_t last_ms = INT64_MIN;
-	struct dsmr_event ev;
-	for (;;) {
-		ssize_t got = listen_read(&port, buf, sizeof buf, o->silence_s, &health);
-		if (got <= 0) {
-			bool end = port.eof || !port_can_reconnect(&port);
-			if (dsmr_framer_abort(&framer, end ? DSMR_DROP_EOF : DSMR_DROP_LOST, &ev))
-				report_drop(&ev, "");
-			if (end) {
-				/* port_read says "end of input" for a clean end; anything
-				 * else (EIO on a file) is a failure. */
-				if (!port.eof || strcmp(port.why, "end of input") != 0)
-					die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
-				break;
-			}
-			listen_reconnect(&port, &health);
-			continue;
-		}
-		size_t off = 0;
-		while (off < (size_t)got) {
-			bool have;
-			off += dsmr_framer_push(&framer, buf + off, (size_t)got - off, &ev, &have);
-			if (have)
-				handle(o, &ev, &last_ms);
-		}
-		health_tick(&health);
-	}
-	health_final(&health);
+	struct read_ctx ctx = { o, INT64_MIN };
+	const struct listen_sink sink = { push, lost, &ctx };
+	listen_loop(&port, &health, o->silence_s, &sink, o->spec);
 	port_close(&port);
 	summary();
 	return EXIT_OK;

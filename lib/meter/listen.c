@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -52,4 +53,30 @@ void listen_reconnect(struct port *p, struct health *h)
 	health_complain(h, "%s: lost: %s", p->spec, p->why);
 	health_link(h, HEALTH_LINK_DOWN);
 	port_reconnect(p, RECONNECT_CAP_S);
+}
+
+void listen_loop(struct port *p, struct health *h, long silence_s, const struct listen_sink *sink, const char *spec)
+{
+	static unsigned char buf[65536];
+	for (;;) {
+		ssize_t got = listen_read(p, buf, sizeof buf, silence_s, h);
+		if (got <= 0) {
+			bool end = p->eof || !port_can_reconnect(p);
+			sink->lost(sink->ctx, end);
+			if (end) {
+				/* port_read says "end of input" for a clean end; anything
+				 * else (EIO on a file) is a failure. */
+				if (!p->eof || strcmp(p->why, "end of input") != 0)
+					die(EXIT_RUNTIME, "%s: %s", spec, p->why);
+				break;
+			}
+			listen_reconnect(p, h);
+			continue;
+		}
+		size_t off = 0;
+		while (off < (size_t)got)
+			off += sink->push(sink->ctx, buf + off, (size_t)got - off);
+		health_tick(h);
+	}
+	health_final(h);
 }

@@ -5,6 +5,8 @@
 #ifndef M2M_LISTEN_H
 #define M2M_LISTEN_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "line/health.h"
@@ -21,5 +23,20 @@ ssize_t listen_read(struct port *p, void *buf, size_t n, long silence_s, struct 
 /* After a loss (0 or -1 from listen_read on a port that can come back):
  * the link down, then port_reconnect. */
 void listen_reconnect(struct port *p, struct health *h);
+
+/* What a listening reader's loop does with the bytes: push hands them to
+ * the reader's framer and acts on what it finds, returning how many it
+ * took; lost tells it the link went (end: for good, at the end of input),
+ * so that a telegram cut short is counted. */
+struct listen_sink {
+	size_t (*push)(void *ctx, const unsigned char *buf, size_t len);
+	void (*lost)(void *ctx, bool end);
+	void *ctx;
+};
+/* The read loop: reads, pushes, writes health lines when due, reconnects
+ * a port that can come back, until the end of input (then the last health
+ * line; returns).  Any other end (EIO on a file) ends the reader with 1,
+ * named by spec. */
+void listen_loop(struct port *p, struct health *h, long silence_s, const struct listen_sink *sink, const char *spec);
 
 #endif
