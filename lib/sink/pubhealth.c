@@ -58,6 +58,16 @@ char *pubhealth_message(const struct pubhealth *h, const char *type, const char 
 	counter(&w, "dropped", c->dropped);
 	counter(&w, "reconnects", c->reconnects);
 	counter(&w, "bad_lines", c->bad_lines);
+	if (c->spooling) {
+		jw_key(&w, "spool");
+		jw_object_begin(&w);
+		jw_key(&w, "bytes");
+		jw_int(&w, (long long)c->spool_bytes);
+		counter(&w, "replayed", c->spool_replayed);
+		counter(&w, "dropped", c->spool_dropped);
+		counter(&w, "torn", c->spool_torn);
+		jw_object_end(&w);
+	}
 	jw_object_end(&w);
 	jw_object_end(&w);
 	return jw_take(&w, len);

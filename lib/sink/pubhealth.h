@@ -14,6 +14,12 @@
 /* mqttpub's counters since it started. */
 struct pub_counters {
 	unsigned long published, queued, dropped, reconnects, bad_lines;
+	/* With a spool (sink/spool.h): its bytes on disk, the messages an
+	 * earlier run left in it, the oldest dropped when it was full (also
+	 * in dropped), and the torn or damaged records skipped at start. */
+	bool spooling;
+	uint64_t spool_bytes;
+	unsigned long spool_replayed, spool_dropped, spool_torn;
 };
 
 struct pubhealth {

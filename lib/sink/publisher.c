@@ -142,6 +142,14 @@ static void publish_health(struct publisher *p)
 		.reconnects = p->connects ? p->connects - 1 : 0,
 		.bad_lines = p->bad_lines,
 	};
+	if (p->out.spooling) {
+		const struct spool *sp = &p->out.spool;
+		c.spooling = true;
+		c.spool_bytes = sp->disk_bytes;
+		c.spool_replayed = sp->replayed;
+		c.spool_dropped = sp->dropped;
+		c.spool_torn = sp->torn;
+	}
 	size_t len;
 	char *msg = pubhealth_message(&p->health, p->type, p->device, &c, &len);
 	if (msg)
