@@ -228,7 +228,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	err_init(argv[0]);
-	struct options opt = { 0 };
+	/* Static: the settings (some of their strings allocated) live as
+	 * long as the process, which the publisher relies on. */
+	static struct options opt;
 	parse_options(&opt, argc, argv);
 	if (opt.check)
 		return EXIT_OK;
