@@ -39,6 +39,7 @@ static const char usage_text[] =
 	MQTT_CONN_USAGE
 	"  -i, --client-id ID         client id of the persistent session\n"
 	"                             (default m2m-influxpub-DB)\n"
+	"                             influxpub speaks MQTT 5 unless -V 311\n"
 	"\n"
 	"  -t, --prefix PREFIX        the readings' first topic levels (default meters)\n"
 	"  -w, --influx URL           InfluxDB's address: http://HOST:8086\n"
@@ -129,6 +130,10 @@ static struct ratelimit bad_message_rl = RATELIMIT_INIT(10, 20);
 static void parse_options(int argc, char **argv)
 {
 	mqtt_settings_init(&opt.mq);
+	/* MQTT 5 unless told: its receive maximum lets the broker send a
+	 * whole batch before influxpub acknowledges any of it; under 3.1.1
+	 * the broker's max_inflight_messages (20) caps a batch. */
+	opt.mq.protocol = MQTT_V5;
 	opt.mqtt = (struct mqttsub_settings){ .mq = &opt.mq, .persistent = true, .hold_acks = true };
 	opt.prefix = "meters";
 	opt.batch_size = 5000;
@@ -178,6 +183,7 @@ static void parse_options(int argc, char **argv)
 	if (opt.bucket && (opt.influx_user || influx_password_file))
 		usage_die(usage_text, "--influx-user is for InfluxDB 1.x (-d); 2.x takes a token");
 	mqtt_settings_finish(&opt.mq, usage_text);
+	opt.mqtt.receive_max = opt.batch_size < 65535 ? (int)opt.batch_size : 65535;
 	opt.influx_password = secret_get("--influx-password-file", influx_password_file, "INFLUX_PASSWORD");
 	if (opt.influx_password && !opt.influx_user && opt.db)
 		usage_die(usage_text, "an InfluxDB password without --influx-user");

@@ -368,3 +368,14 @@ Y
 	assert_failure 2
 	assert_output --partial "'level' must be debug, info, warning, error or critical (any case), not 'loud'"
 }
+
+@test "mtrcfg: the built-in readers run with --health-interval=60; a device's own value wins; other readers get none" {
+	seed_serial
+	printf 'type: sml\nport: /dev/ttyUSB3\nhealth_interval: 0\n' > "$TMP/etc/config.d/strom.yaml"
+	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	grep -q "/p1read' '--device=dsmr_main' '--health-interval=60' '--connection=serial_port' " "$TMP/scan/dsmr_main/run"
+	grep -q "/smlread' '--device=strom' '--health-interval=60' '--port=/dev/ttyUSB3' '--health-interval=0' |" "$TMP/scan/strom/run"
+	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' |" "$TMP/scan/f1/run"
+}

@@ -126,6 +126,7 @@ int mqtt_settings_option(struct mqtt_settings *s, int code, const char *value, c
 			s->protocol = MQTT_V5;
 		else
 			return refuse(why, n, "--protocol must be 311 or 5, not '%s'", arg);
+		s->protocol_given = true;
 		return 0;
 	case MQTT_OPT_QOS:
 		return number_option("--qos", arg, 0, 2, &s->qos, why, n);
@@ -240,7 +241,7 @@ void mqtt_settings_finish(struct mqtt_settings *s, const char *usage)
 	mqtt_settings_password(s);
 }
 
-void mqtt_settings_render(const struct mqtt_settings *s, mqtt_arg_fn *add, void *ctx)
+void mqtt_settings_render(const struct mqtt_settings *s, bool publisher, mqtt_arg_fn *add, void *ctx)
 {
 	struct mqtt_settings d;
 	mqtt_settings_init(&d);
@@ -257,15 +258,15 @@ void mqtt_settings_render(const struct mqtt_settings *s, mqtt_arg_fn *add, void 
 		snprintf(num, sizeof num, "%d", s->keepalive);
 		add("-k", num, ctx);
 	}
-	if (s->protocol != d.protocol)
+	if (s->protocol != d.protocol || s->protocol_given)
 		add("-V", s->protocol == MQTT_V5 ? "5" : "311", ctx);
-	if (s->qos != d.qos) {
+	if (publisher && s->qos != d.qos) {
 		snprintf(num, sizeof num, "%d", s->qos);
 		add("-q", num, ctx);
 	}
-	if (!s->retain)
+	if (publisher && !s->retain)
 		add("--no-retain", NULL, ctx);
-	if (s->max_inflight) {
+	if (publisher && s->max_inflight) {
 		snprintf(num, sizeof num, "%d", s->max_inflight);
 		add("--max-inflight", num, ctx);
 	}

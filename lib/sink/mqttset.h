@@ -23,6 +23,7 @@ struct mqtt_settings {
 	const char *client_id; /* NULL: the program's own default */
 	int keepalive;         /* seconds */
 	int protocol;          /* MQTT_V311 or MQTT_V5 */
+	bool protocol_given;   /* by an option: rendered even when the default */
 	int qos;
 	int max_inflight;      /* QoS 1/2 messages unacknowledged at most; 0: 20
 	                        * under 3.1.1, the broker's receive maximum under 5 */
@@ -136,10 +137,11 @@ void mqtt_settings_getopt(struct mqtt_settings *s, int c, const char *usage, cha
  * defaults and the password. */
 void mqtt_settings_finish(struct mqtt_settings *s, const char *usage);
 
-/* Every setting that is not the default, as mqttpub's options (never the
+/* Every setting that is not the default, as options (never the
  * password): calls add(option, value or NULL, ctx) for each, in a fixed
- * order.  What mqttpub then parses is s again. */
+ * order; the publisher's too (QoS, retain, in flight) when publisher.
+ * What the program then parses is s again. */
 typedef void mqtt_arg_fn(const char *opt, const char *value, void *ctx);
-void mqtt_settings_render(const struct mqtt_settings *s, mqtt_arg_fn *add, void *ctx);
+void mqtt_settings_render(const struct mqtt_settings *s, bool publisher, mqtt_arg_fn *add, void *ctx);
 
 #endif

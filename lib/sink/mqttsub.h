@@ -27,8 +27,11 @@
  * the session is clean); mq->qos is the subscriptions'. */
 struct mqttsub_settings {
 	const struct mqtt_settings *mq;
-	bool persistent;            /* clean_session false: the broker keeps our queue */
+	bool persistent;            /* clean_session false: the broker keeps our queue
+	                             * (under MQTT 5: a session that never expires) */
 	bool hold_acks;
+	int receive_max;            /* MQTT 5: QoS 1/2 messages the broker may send
+	                             * unacknowledged; 0: libmosquitto's 20 */
 	const char *const *topics;
 	size_t ntopics;
 };

@@ -11,7 +11,11 @@
 /* ---- config.yaml ---- */
 
 static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "types_dir", "types", "mqttpub",
-	                                 "state_dir" };
+	                                 "state_dir", "influxdb", "http" };
+static const char *const influx_keys[] = { "url",    "database", "username", "password",    "password_file",
+	                                    "org",    "bucket",   "token",    "token_file",  "measurement",
+	                                    "batch_size", "batch_time" };
+static const char *const http_keys[] = { "listen", "stale", "refresh" };
 static const char *const mqtt_keys[] = { "host",      "port",      "topic_prefix", "username", "password",
                                          "password_file", "client_id", "qos",      "retain",   "keepalive",
                                          "protocol",  "tls" };
@@ -107,6 +111,43 @@ static void mqtt_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_
 	}
 }
 
+static void influx_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
+{
+	(void)k;
+	struct influx_conf *c = ctx;
+	if (!strcmp(key, "batch_size")) {
+		yw_set_long(w, v, key, 1, 1000000, &c->batch_size);
+		return;
+	}
+	if (!strcmp(key, "batch_time")) {
+		yw_set_long(w, v, key, 0, 3600000, &c->batch_time_ms);
+		return;
+	}
+	char **dst = !strcmp(key, "url")             ? &c->url
+	             : !strcmp(key, "database")      ? &c->database
+	             : !strcmp(key, "username")      ? &c->username
+	             : !strcmp(key, "password")      ? &c->password
+	             : !strcmp(key, "password_file") ? &c->password_file
+	             : !strcmp(key, "org")           ? &c->org
+	             : !strcmp(key, "bucket")        ? &c->bucket
+	             : !strcmp(key, "token")         ? &c->token
+	             : !strcmp(key, "token_file")    ? &c->token_file
+	                                             : &c->measurement;
+	yw_set_str(w, v, key, dst);
+}
+
+static void http_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
+{
+	(void)k;
+	struct http_conf *c = ctx;
+	if (!strcmp(key, "listen"))
+		yw_set_str(w, v, key, &c->listen);
+	else if (!strcmp(key, "stale"))
+		yw_set_long(w, v, key, 1, 86400 * 366, &c->stale_s);
+	else
+		yw_set_long(w, v, key, 1, 86400, &c->refresh_s);
+}
+
 static void logging_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
 {
 	(void)k;
@@ -179,6 +220,15 @@ static void top_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_n
 		yw_set_str(w, v, key, &c->mqttpub);
 	} else if (!strcmp(key, "state_dir")) {
 		yw_set_str(w, v, key, &c->state_dir);
+	} else if (!strcmp(key, "influxdb")) {
+		c->influx.present = true;
+		if (!yw_is_null(v))
+			yw_each_pair(w, v, "'influxdb'", influx_keys, N(influx_keys), influx_pair, &c->influx);
+	} else if (!strcmp(key, "http")) {
+		/* http: with nothing under it: the exporter with its defaults */
+		c->http.present = true;
+		if (!yw_is_null(v))
+			yw_each_pair(w, v, "'http'", http_keys, N(http_keys), http_pair, &c->http);
 	} else if (v->type == YAML_SEQUENCE_NODE) { /* types_dir: [a, b] */
 		for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
 			yaml_node_t *item = yw_node(w, *i);
@@ -209,6 +259,12 @@ int config_load_base(const char *file, const char *buf, size_t len, struct base_
 	if (m->password && m->s.password_file) {
 		diag_add(d, file, 1, 1, "'mqtt' has both 'password' and 'password_file': keep one");
 		w.errors++;
+	} else if (out->influx.password && out->influx.password_file) {
+		diag_add(d, file, 1, 1, "'influxdb' has both 'password' and 'password_file': keep one");
+		w.errors++;
+	} else if (out->influx.token && out->influx.token_file) {
+		diag_add(d, file, 1, 1, "'influxdb' has both 'token' and 'token_file': keep one");
+		w.errors++;
 	} else if (mqtt_settings_check(&m->s, why, sizeof why) < 0) {
 		/* the options' names are mqttpub's: the keys are near enough */
 		diag_add(d, file, 1, 1, "'mqtt': %s (cert_file, key_file, ca_file, ca_path, password_file "
@@ -223,8 +279,11 @@ void base_conf_free(struct base_conf *c)
 	struct mqtt_conf *m = &c->mqtt;
 	for (size_t i = 0; i < m->nstrs; i++)
 		free(m->strs[i]);
-	char *strs[] = { m->topic_prefix, m->password, c->log_level, c->log_dir, c->ha_prefix, c->mqttpub,
-		         c->state_dir };
+	struct influx_conf *in = &c->influx;
+	char *strs[] = { m->topic_prefix, m->password,   c->log_level,     c->log_dir,  c->ha_prefix,
+		         c->mqttpub,      c->state_dir,  in->url,          in->database, in->username,
+		         in->password,    in->password_file, in->org,         in->bucket,  in->token,
+		         in->token_file,  in->measurement, c->http.listen };
 	for (size_t i = 0; i < N(strs); i++)
 		free(strs[i]);
 	for (size_t i = 0; i < c->n_types_dirs; i++)

@@ -26,6 +26,22 @@ struct mqtt_conf {
 	size_t nstrs;
 };
 
+/* influxdb: the InfluxDB writer's service (influxpub(1)); the options
+ * are its own, checked by running it with --check. */
+struct influx_conf {
+	bool present;
+	char *url, *database, *username, *password, *password_file;
+	char *org, *bucket, *token, *token_file, *measurement;
+	long batch_size, batch_time_ms; /* 0: influxpub's default */
+};
+
+/* http: the exporter and status page's service (mtrexport(1)). */
+struct http_conf {
+	bool present;
+	char *listen;
+	long stale_s, refresh_s; /* 0: mtrexport's default */
+};
+
 struct type_program {
 	char *name, *program;
 };
@@ -42,6 +58,8 @@ struct base_conf {
 	size_t n_types;
 	char *mqttpub;       /* the publisher program, when not the usual one */
 	char *state_dir;     /* where each device's spool lives (<state_dir>/<id>) */
+	struct influx_conf influx;
+	struct http_conf http;
 };
 
 /* Returns 0 when the file is valid, -1 after adding errors to d.  An
