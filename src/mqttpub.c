@@ -777,6 +777,9 @@ static void on_signal(int sig)
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* After a stop signal, how long the input is still read. */
+#define STOP_READ_MS 1000
+
 static unsigned long lost_now(void) { return g.q.count + g.q.dropped + g.conn.rejected; }
 
 /* A message is in the spool before it goes to the broker. */
@@ -903,13 +906,18 @@ static int run(void)
 	signal(SIGPIPE, SIG_IGN);
 
 	bool draining = false;
-	int64_t drain_deadline = 0;
+	int64_t drain_deadline = 0, stop_read_end = 0;
 	for (;;) {
 		int64_t now = mono_ms();
-		if (g.signals && !g.in.eof) {
+		/* A stop reaches the reader too (one process group): what it
+		 * writes on its way out is read until the input ends, for
+		 * STOP_READ_MS at most, so that nothing in the pipe is lost. */
+		if (g.signals && !g.in.eof && !stop_read_end) {
 			logmsg(LOG_INFO, "%s: delivering what is queued, then exiting", strsignal(g.last_signal));
-			g.in.eof = true;
+			stop_read_end = now + STOP_READ_MS;
 		}
+		if (stop_read_end && now >= stop_read_end)
+			g.in.eof = true;
 		if (g.signals > 1)
 			return finish(true); /* asked twice: now */
 		if (g.in.eof && !draining) {
@@ -951,6 +959,8 @@ static int run(void)
 			wake = min64(wake, g.health_due_ms);
 		if (draining)
 			wake = min64(wake, drain_deadline);
+		else if (stop_read_end)
+			wake = min64(wake, stop_read_end);
 		struct timespec ts = { 0, 0 };
 		if (wake > now) {
 			ts.tv_sec = (wake - now) / 1000;
