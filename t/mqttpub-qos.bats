@@ -40,23 +40,6 @@ every_once() {
 	assert_output "$(seq 1 "$1")"
 }
 
-# A broker that keeps its sessions on disk (the subscriber's survive a
-# restart), stock otherwise.
-broker_up() {
-	{
-		echo "listener $BROKER_PORT 127.0.0.1"
-		echo "allow_anonymous true"
-		echo "persistence true"
-		echo "persistence_location $TMP/"
-		echo "user $(id -un)"
-		echo "max_queued_messages 10000"
-	} > "$TMP/persist.conf"
-	mosquitto -c "$TMP/persist.conf" >> "$TMP/mosquitto.log" 2>&1 &
-	BROKER_PID=$!
-	track_pid "$BROKER_PID"
-	wait_for 50 port_listening "$BROKER_PORT"
-}
-
 qos2_stock() {
 	start_broker
 	SUB_ID=sub1 subscriber -i sub1
@@ -81,8 +64,7 @@ qos2_restart() {
 	local pub=$!
 	track_pid "$pub"
 	wait_for 100 got_at_least 300
-	kill -TERM "$BROKER_PID"
-	wait_gone "$BROKER_PID" 50
+	broker_down
 	sleep 1
 	broker_up
 	local rc=0
