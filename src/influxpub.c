@@ -28,8 +28,7 @@
 #include "sink/mqttsub.h"
 
 static const char usage_text[] =
-	"usage: influxpub [-h HOST] [-p PORT] [-t PREFIX] [-i ID] [-k SEC] [-u USER]\n"
-	"                 [--password-file FILE] -w URL (-d DB | --org ORG --bucket B)\n"
+	"usage: influxpub " MQTT_CONN_SYNOPSIS " [-t PREFIX] -w URL (-d DB | --org ORG --bucket B)\n"
 	"                 [--influx-user USER] [--influx-password-file FILE] [--token-file FILE]\n"
 	"                 [--measurement NAME] [--batch-size N] [--batch-time MS]\n"
 	"                 [--timeout SEC] [--check]\n"
@@ -37,14 +36,12 @@ static const char usage_text[] =
 	"Subscribes to the readings on PREFIX/TYPE/DEVICE (mqttpub --reading) and\n"
 	"writes them to InfluxDB: one point per reading, one field per numeric value.\n"
 	"\n"
-	"  -h, --host HOST            broker host (default localhost)\n"
-	"  -p, --port PORT            broker port (default 1883)\n"
-	"  -t, --prefix PREFIX        the readings' first topic levels (default meters)\n"
+	MQTT_CONN_USAGE
 	"  -i, --client-id ID         client id of the persistent session\n"
 	"                             (default m2m-influxpub-DB)\n"
-	"  -k, --keepalive SEC        keepalive interval (default 60)\n"
-	"  -u, --username USER        broker user; the password comes from $MQTT_PASSWORD\n"
-	"      --password-file FILE   or from the first line of FILE\n"
+	"                             influxpub speaks MQTT 5 unless -V 311\n"
+	"\n"
+	"  -t, --prefix PREFIX        the readings' first topic levels (default meters)\n"
 	"  -w, --influx URL           InfluxDB's address: http://HOST:8086\n"
 	"  -d, --db DB                InfluxDB 1.x: the database (/write)\n"
 	"      --org ORG, --bucket B  InfluxDB 2.x: organisation and bucket (/api/v2/write)\n"
@@ -60,8 +57,7 @@ static const char usage_text[] =
 	"      --version              the program's version\n";
 
 enum {
-	OPT_PASSWORD_FILE = 256,
-	OPT_ORG,
+	OPT_ORG = 256,
 	OPT_BUCKET,
 	OPT_INFLUX_USER,
 	OPT_INFLUX_PASSWORD_FILE,
@@ -76,13 +72,8 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "host", required_argument, NULL, 'h' },
-	{ "port", required_argument, NULL, 'p' },
+	MQTT_CONN_OPTIONS,
 	{ "prefix", required_argument, NULL, 't' },
-	{ "client-id", required_argument, NULL, 'i' },
-	{ "keepalive", required_argument, NULL, 'k' },
-	{ "username", required_argument, NULL, 'u' },
-	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 	{ "influx", required_argument, NULL, 'w' },
 	{ "db", required_argument, NULL, 'd' },
 	{ "org", required_argument, NULL, OPT_ORG },
@@ -106,6 +97,7 @@ static const struct option long_options[] = {
 #define BACKOFF_MAX_MS 10000
 
 static struct {
+	struct mqtt_settings mq;
 	struct mqttsub_settings mqtt;
 	const char *prefix;
 	const char *url, *db, *org, *bucket;
@@ -134,46 +126,28 @@ static struct {
 
 static struct ratelimit bad_message_rl = RATELIMIT_INIT(10, 20);
 
-_Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vusage_die(usage_text, fmt, ap);
-	// cppcheck-suppress va_end_missing ; vusage_die does not return
-}
-
-static long number_arg(const char *name, const char *s, long min, long max)
-{
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		usage_error("%s: not a number from %ld to %ld: %s", name, min, max, s);
-	return v;
-}
 
 static void parse_options(int argc, char **argv)
 {
-	opt.mqtt = (struct mqttsub_settings){ .host = "localhost", .port = 1883, .keepalive = 60, .qos = 1,
-		                              .persistent = true, .hold_acks = true };
+	mqtt_settings_init(&opt.mq);
+	/* MQTT 5 unless told: its receive maximum lets the broker send a
+	 * whole batch before influxpub acknowledges any of it; under 3.1.1
+	 * the broker's max_inflight_messages (20) caps a batch. */
+	opt.mq.protocol = MQTT_V5;
+	opt.mqtt = (struct mqttsub_settings){ .mq = &opt.mq, .persistent = true, .hold_acks = true };
 	opt.prefix = "meters";
 	opt.batch_size = 5000;
 	opt.batch_time_ms = 1000;
 	opt.timeout_s = 10;
-	const char *password_file = NULL, *influx_password_file = NULL, *token_file = NULL;
+	const char *influx_password_file = NULL, *token_file = NULL;
 	if (argc >= 2 && strcmp(argv[argc - 1], "-h") == 0) {
 		fputs(usage_text, stdout);
 		exit(EXIT_OK);
 	}
 	int c;
-	while ((c = getopt_long(argc, argv, ":h:p:t:i:k:u:w:d:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" MQTT_CONN_SHORT "t:w:d:", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'h': opt.mqtt.host = optarg; break;
-		case 'p': opt.mqtt.port = (int)number_arg("--port", optarg, 1, 65535); break;
 		case 't': opt.prefix = optarg; break;
-		case 'i': opt.mqtt.client_id = optarg; break;
-		case 'k': opt.mqtt.keepalive = (int)number_arg("--keepalive", optarg, 5, 65535); break;
-		case 'u': opt.mqtt.username = optarg; break;
-		case OPT_PASSWORD_FILE: password_file = optarg; break;
 		case 'w': opt.url = optarg; break;
 		case 'd': opt.db = optarg; break;
 		case OPT_ORG: opt.org = optarg; break;
@@ -182,41 +156,40 @@ static void parse_options(int argc, char **argv)
 		case OPT_INFLUX_PASSWORD_FILE: influx_password_file = optarg; break;
 		case OPT_TOKEN_FILE: token_file = optarg; break;
 		case OPT_MEASUREMENT: opt.influx.measurement = optarg; break;
-		case OPT_BATCH_SIZE: opt.batch_size = number_arg("--batch-size", optarg, 1, 1000000); break;
-		case OPT_BATCH_TIME: opt.batch_time_ms = number_arg("--batch-time", optarg, 0, 3600000); break;
-		case OPT_TIMEOUT: opt.timeout_s = number_arg("--timeout", optarg, 1, 3600); break;
+		case OPT_BATCH_SIZE: opt.batch_size = arg_long("--batch-size", optarg, 1, 1000000, NULL); break;
+		case OPT_BATCH_TIME: opt.batch_time_ms = arg_long("--batch-time", optarg, 0, 3600000, NULL); break;
+		case OPT_TIMEOUT: opt.timeout_s = arg_long("--timeout", optarg, 1, 3600, NULL); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit_listed();
 		case OPT_VERSION: print_version(argc);
-		default: usage_bad_option(usage_text, c, argv);
+		default: mqtt_settings_getopt(&opt.mq, c, usage_text, argv);
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument: %s", argv[optind]);
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	const char *why;
 	if (!mm_prefix_valid(opt.prefix, &why))
-		usage_error("--prefix: %s", why);
+		usage_die(usage_text, "--prefix: %s", why);
 	if (!opt.url)
-		usage_error("no InfluxDB: give -w http://HOST:8086");
+		usage_die(usage_text, "no InfluxDB: give -w http://HOST:8086");
 	if (strncmp(opt.url, "http://", 7) != 0 && strncmp(opt.url, "https://", 8) != 0)
-		usage_error("--influx: not http://HOST[:PORT] or https://...: %s", opt.url);
+		usage_die(usage_text, "--influx: not http://HOST[:PORT] or https://...: %s", opt.url);
 	if (!opt.db == !opt.bucket)
-		usage_error("give either -d DB (InfluxDB 1.x) or --org and --bucket (InfluxDB 2.x)");
+		usage_die(usage_text, "give either -d DB (InfluxDB 1.x) or --org and --bucket (InfluxDB 2.x)");
 	if (opt.bucket && !opt.org)
-		usage_error("--bucket needs --org");
+		usage_die(usage_text, "--bucket needs --org");
 	if (opt.db && (opt.org || token_file))
-		usage_error("--org and --token-file are for InfluxDB 2.x (--bucket), not -d");
+		usage_die(usage_text, "--org and --token-file are for InfluxDB 2.x (--bucket), not -d");
 	if (opt.bucket && (opt.influx_user || influx_password_file))
-		usage_error("--influx-user is for InfluxDB 1.x (-d); 2.x takes a token");
-	opt.mqtt.password = secret_get("--password-file", password_file, "MQTT_PASSWORD");
-	if (opt.mqtt.password && !opt.mqtt.username)
-		usage_error("a broker password without a user name (-u)");
+		usage_die(usage_text, "--influx-user is for InfluxDB 1.x (-d); 2.x takes a token");
+	mqtt_settings_finish(&opt.mq, usage_text);
+	opt.mqtt.receive_max = opt.batch_size < 65535 ? (int)opt.batch_size : 65535;
 	opt.influx_password = secret_get("--influx-password-file", influx_password_file, "INFLUX_PASSWORD");
 	if (opt.influx_password && !opt.influx_user && opt.db)
-		usage_error("an InfluxDB password without --influx-user");
+		usage_die(usage_text, "an InfluxDB password without --influx-user");
 	opt.token = opt.bucket ? secret_get("--token-file", token_file, "INFLUX_TOKEN") : NULL;
 	if (opt.bucket && !opt.token)
-		usage_error("InfluxDB 2.x needs a token: $INFLUX_TOKEN or --token-file");
+		usage_die(usage_text, "InfluxDB 2.x needs a token: $INFLUX_TOKEN or --token-file");
 }
 
 /* ---- writing to InfluxDB ---- */
@@ -467,9 +440,9 @@ int main(int argc, char **argv)
 	if (opt.check)
 		return EXIT_OK;
 	char id[128];
-	if (!opt.mqtt.client_id) {
+	if (!opt.mq.client_id) {
 		snprintf(id, sizeof id, "m2m-influxpub-%s", opt.db ? opt.db : opt.bucket);
-		opt.mqtt.client_id = id;
+		opt.mq.client_id = id;
 	}
 	char topic[1024];
 	snprintf(topic, sizeof topic, "%s/+/+", opt.prefix);

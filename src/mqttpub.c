@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/arena.h"
@@ -35,14 +34,11 @@
 #endif
 
 static const char usage_text[] =
-	"usage: mqttpub [-h HOST] [-p PORT] [-L URL] [-t PREFIX] [-i ID] [-k SEC] [-V 311|5]\n"
-	"               [-q 0|1|2] [--no-retain] [-u USER] [--password-file FILE]\n"
-	"               [--tls] [--cafile F] [--capath D] [--cert F --key F] [--tls-version V]\n"
-	"               [--insecure-skip-verify] [--json | --json-values] [--reading]\n"
-	"               [--health-interval SEC]\n"
+	"usage: mqttpub " MQTT_CONN_SYNOPSIS " [-t PREFIX] [-q 0|1|2] [--no-retain] [--max-inflight N]\n"
+	"               [--json | --json-values] [--reading] [--health-interval SEC]\n"
 	"               [--homeassistant] [--ha-prefix P] [--expire-after SEC] [--one-shot]\n"
 	"               [--type TYPE --device ID]\n"
-	"               [--max-inflight N] [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
+	"               [--queue-max N] [--queue-bytes N] [--drain-timeout SEC]\n"
 	"               [--spool DIR [--spool-max N] [--spool-sync SEC]]\n"
 	"               [--line-max N] [--check]\n"
 	"\n"
@@ -50,24 +46,15 @@ static const char usage_text[] =
 	"PREFIX/TYPE/DEVICE/PARAMETER, with a retained PREFIX/TYPE/DEVICE/status\n"
 	"(online, or offline as the will and on exit).\n"
 	"\n"
-	"  -h, --host HOST            broker host (default localhost)\n"
-	"  -p, --port PORT            broker port (default 1883, 8883 with TLS)\n"
-	"  -L, --url URL              mqtt://[USER@]HOST[:PORT] or mqtts://...\n"
-	"  -t, --prefix PREFIX        first topic levels (default meters)\n"
+	MQTT_CONN_USAGE
 	"  -i, --client-id ID         client id (default m2m-DEVICE-HASH, unique per host\n"
 	"                             and device)\n"
-	"  -k, --keepalive SEC        keepalive interval (default 60)\n"
-	"  -V, --protocol 311|5       MQTT 3.1.1 (default) or 5\n"
+	"\n"
+	"  -t, --prefix PREFIX        first topic levels (default meters)\n"
 	"  -q, --qos 0|1|2            quality of service (default 1)\n"
 	"      --no-retain            do not retain the values\n"
-	"  -u, --username USER        user name; the password comes from $MQTT_PASSWORD\n"
-	"      --password-file FILE   or from the first line of FILE\n"
-	"      --tls                  TLS, trusting the system's CA store\n"
-	"      --cafile FILE          TLS, trusting the CAs in FILE\n"
-	"      --capath DIR           TLS, trusting the CAs in DIR\n"
-	"      --cert FILE, --key FILE  client certificate and its key\n"
-	"      --tls-version V        tlsv1.3, tlsv1.2 (default: either) or tlsv1.1\n"
-	"      --insecure-skip-verify TLS without checking the broker's certificate\n"
+	"      --max-inflight N       QoS 1/2 messages unacknowledged at most (MQTT 3.1.1: 20;\n"
+	"                             MQTT 5: what the broker says it takes)\n"
 	"      --json                 the whole reading as one message on PREFIX/TYPE/DEVICE\n"
 	"      --json-values          per parameter {\"value\":..,\"unit\":..,\"time\":..}\n"
 	"      --reading              also the whole reading as one message on PREFIX/TYPE/DEVICE\n"
@@ -80,8 +67,6 @@ static const char usage_text[] =
 	"      --one-shot             at the end of input leave the status online (for a\n"
 	"                             poll from cron; needs --expire-after)\n"
 	"      --type TYPE, --device ID  the device, to connect before the first line\n"
-	"      --max-inflight N       QoS 1/2 messages unacknowledged at most (MQTT 3.1.1: 20;\n"
-	"                             MQTT 5: what the broker says it takes)\n"
 	"      --queue-max N          messages held while the broker is away (100000)\n"
 	"      --queue-bytes N        bytes held (default 16M; k, M, G allowed)\n"
 	"      --spool DIR            keep the queue on disk in DIR: nothing queued is lost\n"
@@ -95,22 +80,12 @@ static const char usage_text[] =
 	"      --version              the program's version\n";
 
 enum {
-	OPT_NO_RETAIN = 256,
-	OPT_PASSWORD_FILE,
-	OPT_CAFILE,
-	OPT_CAPATH,
-	OPT_CERT,
-	OPT_KEY,
-	OPT_TLS_VERSION,
-	OPT_TLS,
-	OPT_INSECURE,
-	OPT_JSON,
+	OPT_JSON = 256,
 	OPT_JSON_VALUES,
 	OPT_READING,
 	OPT_HEALTH_INTERVAL,
 	OPT_HA,
 	OPT_HA_PREFIX,
-	OPT_MAX_INFLIGHT,
 	OPT_EXPIRE_AFTER,
 	OPT_ONE_SHOT,
 	OPT_QUEUE_MAX,
@@ -128,31 +103,15 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "host", required_argument, NULL, 'h' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "url", required_argument, NULL, 'L' },
+	MQTT_CONN_OPTIONS,
+	MQTT_PUB_OPTIONS,
 	{ "prefix", required_argument, NULL, 't' },
-	{ "client-id", required_argument, NULL, 'i' },
-	{ "keepalive", required_argument, NULL, 'k' },
-	{ "protocol", required_argument, NULL, 'V' },
-	{ "qos", required_argument, NULL, 'q' },
-	{ "no-retain", no_argument, NULL, OPT_NO_RETAIN },
-	{ "username", required_argument, NULL, 'u' },
-	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-	{ "cafile", required_argument, NULL, OPT_CAFILE },
-	{ "capath", required_argument, NULL, OPT_CAPATH },
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "tls-version", required_argument, NULL, OPT_TLS_VERSION },
-	{ "tls", no_argument, NULL, OPT_TLS },
-	{ "insecure-skip-verify", no_argument, NULL, OPT_INSECURE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "json-values", no_argument, NULL, OPT_JSON_VALUES },
 	{ "reading", no_argument, NULL, OPT_READING },
 	{ "health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL },
 	{ "homeassistant", no_argument, NULL, OPT_HA },
 	{ "ha-prefix", required_argument, NULL, OPT_HA_PREFIX },
-	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "expire-after", required_argument, NULL, OPT_EXPIRE_AFTER },
 	{ "one-shot", no_argument, NULL, OPT_ONE_SHOT },
 	{ "queue-max", required_argument, NULL, OPT_QUEUE_MAX },
@@ -175,9 +134,7 @@ static const struct option long_options[] = {
 
 struct options {
 	struct mqtt_settings mq;
-	char *password_buf;
 	const char *prefix;
-	const char *password_file;
 	struct mm_opts mm;
 	bool homeassistant, one_shot;
 	long expire_after_s;
@@ -219,21 +176,8 @@ static struct {
 
 static struct ratelimit bad_line_rl = RATELIMIT_INIT(10, 20);
 
-_Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vusage_die(usage_text, fmt, ap);
-	// cppcheck-suppress va_end_missing ; vusage_die does not return
-}
 
 /* ---- options ---- */
-
-static long number_arg(const char *name, const char *s, long min, long max)
-{
-	return arg_long(name, s, min, max, NULL);
-}
 
 /* 16M, 512k, 1G, or plain bytes: 64 bits, also on a 32-bit system. */
 static int64_t size_arg(const char *name, const char *s, int64_t min, int64_t max)
@@ -247,95 +191,15 @@ static int64_t size_arg(const char *name, const char *s, int64_t min, int64_t ma
 	else if (end == s || *end)
 		mult = 0;
 	if (mult == 0 || errno || v < 0 || v > max / mult || v * mult < min)
-		usage_error("%s: not a size from %lld to %lld bytes (k, M, G allowed): %s", name, (long long)min,
+		usage_die(usage_text, "%s: not a size from %lld to %lld bytes (k, M, G allowed): %s", name, (long long)min,
 		            (long long)max, s);
 	return v * mult;
-}
-
-/* mqtt[s]://[USER@]HOST[:PORT][/] */
-static void url_arg(const char *url)
-{
-	const char *rest;
-	if (strncmp(url, "mqtt://", 7) == 0)
-		rest = url + 7;
-	else if (strncmp(url, "mqtts://", 8) == 0) {
-		rest = url + 8;
-		opt.mq.tls = true;
-	} else
-		usage_error("--url: not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]: %s", url);
-	const char *at = strchr(rest, '@');
-	if (at) {
-		const char *colon = memchr(rest, ':', (size_t)(at - rest));
-		if (colon)
-			usage_error("--url: a password does not belong on the command line, where every user "
-			            "sees it: use $MQTT_PASSWORD or --password-file");
-		opt.mq.username = strndup(rest, (size_t)(at - rest));
-		rest = at + 1;
-	}
-	size_t hostlen;
-	const char *after;
-	if (*rest == '[') {
-		const char *close = strchr(rest, ']');
-		if (!close)
-			usage_error("--url: unclosed '[' in %s", url);
-		opt.mq.host = strndup(rest + 1, (size_t)(close - rest - 1));
-		after = close + 1;
-	} else {
-		hostlen = strcspn(rest, ":/");
-		opt.mq.host = strndup(rest, hostlen);
-		after = rest + hostlen;
-	}
-	if (!opt.mq.host || !*opt.mq.host)
-		usage_error("--url: no host in %s", url);
-	if (*after == ':') {
-		char port[8];
-		size_t n = strcspn(after + 1, "/");
-		if (n == 0 || n >= sizeof port)
-			usage_error("--url: bad port in %s", url);
-		memcpy(port, after + 1, n);
-		port[n] = '\0';
-		opt.mq.port = (int)number_arg("--url port", port, 1, 65535);
-		after += 1 + n;
-	}
-	if (*after && strcmp(after, "/") != 0)
-		usage_error("--url: a path (%s) is not used: the topic prefix is --prefix", after);
-}
-
-static char *read_password_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		die_errno(EXIT_USAGE, "--password-file: %s", path);
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH))
-		warnx("warning: password file %s is readable by every user", path);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, f);
-	fclose(f);
-	if (n < 0)
-		die(EXIT_USAGE, "--password-file: %s is empty", path);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	return line;
-}
-
-static void readable_or_die(const char *what, const char *path, bool dir)
-{
-	struct stat st;
-	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
-		die_errno(EXIT_USAGE, "%s: %s", what, path);
-	if (dir != S_ISDIR(st.st_mode))
-		die(EXIT_USAGE, "%s: %s is %s a directory", what, path, dir ? "not" : "");
 }
 
 static void parse_options(int argc, char **argv)
 {
 	opt.prefix = "meters";
-	opt.mq.keepalive = 60;
-	opt.mq.protocol = MQTT_V311;
-	opt.mq.qos = 1;
-	opt.mq.retain = true;
+	mqtt_settings_init(&opt.mq);
 	opt.mm.mode = MM_RAW;
 	opt.mm.ha_prefix = "homeassistant";
 	opt.queue_max = 100000;
@@ -353,70 +217,10 @@ static void parse_options(int argc, char **argv)
 	}
 	bool json = false, json_values = false;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h:p:L:t:i:k:V:q:u:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" MQTT_CONN_SHORT MQTT_PUB_SHORT "t:", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			opt.mq.host = optarg;
-			break;
-		case 'p':
-			opt.mq.port = (int)number_arg("--port", optarg, 1, 65535);
-			break;
-		case 'L':
-			url_arg(optarg);
-			break;
 		case 't':
 			opt.prefix = optarg;
-			break;
-		case 'i':
-			if (!*optarg || strlen(optarg) > 65535)
-				usage_error("--client-id: empty or too long");
-			opt.mq.client_id = optarg;
-			break;
-		case 'k':
-			opt.mq.keepalive = (int)number_arg("--keepalive", optarg, 5, 65535);
-			break;
-		case 'V':
-			if (!strcmp(optarg, "311") || !strcmp(optarg, "mqttv311"))
-				opt.mq.protocol = MQTT_V311;
-			else if (!strcmp(optarg, "5") || !strcmp(optarg, "mqttv5"))
-				opt.mq.protocol = MQTT_V5;
-			else
-				usage_error("--protocol: 311 or 5, not %s", optarg);
-			break;
-		case 'q':
-			opt.mq.qos = (int)number_arg("--qos", optarg, 0, 2);
-			break;
-		case OPT_NO_RETAIN:
-			opt.mq.retain = false;
-			break;
-		case 'u':
-			opt.mq.username = optarg;
-			break;
-		case OPT_PASSWORD_FILE:
-			opt.password_file = optarg;
-			break;
-		case OPT_CAFILE:
-			opt.mq.cafile = optarg;
-			break;
-		case OPT_CAPATH:
-			opt.mq.capath = optarg;
-			break;
-		case OPT_CERT:
-			opt.mq.cert = optarg;
-			break;
-		case OPT_KEY:
-			opt.mq.key = optarg;
-			break;
-		case OPT_TLS_VERSION:
-			if (strcmp(optarg, "tlsv1.3") && strcmp(optarg, "tlsv1.2") && strcmp(optarg, "tlsv1.1"))
-				usage_error("--tls-version: tlsv1.3, tlsv1.2 or tlsv1.1, not %s", optarg);
-			opt.mq.tls_version = optarg;
-			break;
-		case OPT_TLS:
-			opt.mq.tls = true;
-			break;
-		case OPT_INSECURE:
-			opt.mq.insecure = true;
 			break;
 		case OPT_JSON:
 			json = true;
@@ -428,7 +232,7 @@ static void parse_options(int argc, char **argv)
 			opt.whole_reading = true;
 			break;
 		case OPT_HEALTH_INTERVAL:
-			opt.health_interval_s = number_arg("--health-interval", optarg, 0, 86400);
+			opt.health_interval_s = arg_long("--health-interval", optarg, 0, 86400, NULL);
 			break;
 		case OPT_HA:
 			opt.homeassistant = true;
@@ -436,38 +240,31 @@ static void parse_options(int argc, char **argv)
 		case OPT_HA_PREFIX:
 			opt.mm.ha_prefix = optarg;
 			break;
-		case OPT_MAX_INFLIGHT:
-			opt.mq.max_inflight = (int)number_arg("--max-inflight", optarg, 1, 65535);
-			break;
 		case OPT_EXPIRE_AFTER:
-			opt.expire_after_s = number_arg("--expire-after", optarg, 0, 31 * 86400);
+			opt.expire_after_s = arg_long("--expire-after", optarg, 0, 31 * 86400, NULL);
 			break;
 		case OPT_ONE_SHOT:
 			opt.one_shot = true;
 			break;
 		case OPT_QUEUE_MAX:
-			opt.queue_max = number_arg("--queue-max", optarg, 1, 100000000);
+			opt.queue_max = arg_long("--queue-max", optarg, 1, 100000000, NULL);
 			break;
 		case OPT_QUEUE_BYTES:
 			opt.queue_bytes = size_arg("--queue-bytes", optarg, 4096, QUEUE_BYTES_MAX);
 			break;
 		case OPT_SPOOL:
 			if (!*optarg)
-				usage_error("--spool: an empty directory name");
+				usage_die(usage_text, "--spool: an empty directory name");
 			opt.spool = optarg;
 			break;
 		case OPT_SPOOL_MAX:
 			opt.spool_max = size_arg("--spool-max", optarg, 1024 * 1024, (int64_t)1 << 40);
 			break;
-		case OPT_SPOOL_SYNC: {
-			double sec;
-			if (parse_double(optarg, 0, 3600, &sec) < 0)
-				usage_error("--spool-sync: not a number of seconds from 0 to 3600: %s", optarg);
-			opt.spool_sync_ms = (int)(sec * 1000);
+		case OPT_SPOOL_SYNC:
+			opt.spool_sync_ms = (int)(arg_double("--spool-sync", optarg, 0, 3600, "seconds from 0 to 3600") * 1000);
 			break;
-		}
 		case OPT_DRAIN_TIMEOUT:
-			opt.drain_timeout_s = number_arg("--drain-timeout", optarg, 0, 86400);
+			opt.drain_timeout_s = arg_long("--drain-timeout", optarg, 0, 86400, NULL);
 			break;
 		case OPT_LINE_MAX:
 			opt.line_max = size_arg("--line-max", optarg, 1024, 256L * 1024 * 1024);
@@ -486,61 +283,32 @@ static void parse_options(int argc, char **argv)
 			exit_listed();
 		case OPT_VERSION:
 			print_version(argc);
-		case ':':
-			usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			usage_error("unknown option %s", argv[optind - 1]);
+			mqtt_settings_getopt(&opt.mq, c, usage_text, argv);
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument %s (mqttpub reads stdin)", argv[optind]);
+		usage_die(usage_text, "unexpected argument %s (mqttpub reads stdin)", argv[optind]);
 
 	const char *why;
 	if (!mm_prefix_valid(opt.prefix, &why))
-		usage_error("--prefix %s: %s", opt.prefix, why);
+		usage_die(usage_text, "--prefix %s: %s", opt.prefix, why);
 	if (!mm_prefix_valid(opt.mm.ha_prefix, &why))
-		usage_error("--ha-prefix %s: %s", opt.mm.ha_prefix, why);
+		usage_die(usage_text, "--ha-prefix %s: %s", opt.mm.ha_prefix, why);
 	opt.mm.prefix = opt.prefix;
 	if (json && json_values)
-		usage_error("--json and --json-values exclude each other");
+		usage_die(usage_text, "--json and --json-values exclude each other");
 	opt.mm.mode = json ? MM_JSON_READING : json_values ? MM_JSON_VALUES : MM_RAW;
 	if (!opt.type != !opt.device)
-		usage_error("--type and --device go together");
+		usage_die(usage_text, "--type and --device go together");
 	if (opt.one_shot && opt.expire_after_s == 0)
-		usage_error("--one-shot needs --expire-after: without it a meter that stops being polled stays "
+		usage_die(usage_text, "--one-shot needs --expire-after: without it a meter that stops being polled stays "
 		            "available forever");
 	if (opt.device && !device_id_valid(opt.device))
-		usage_error("--device %s: not [A-Za-z0-9_-]{1,64}", opt.device);
+		usage_die(usage_text, "--device %s: not [A-Za-z0-9_-]{1,64}", opt.device);
 	if (opt.type && !topic_level_valid(opt.type, strlen(opt.type), &why))
-		usage_error("--type %s: %s", opt.type, why);
-	if (!opt.mq.cert != !opt.mq.key)
-		usage_error("--cert and --key go together");
-	if (opt.mq.cert && !opt.mq.cafile && !opt.mq.capath)
-		usage_error("--cert needs --cafile or --capath");
-	if (opt.mq.cafile || opt.mq.capath || opt.mq.cert || opt.mq.insecure || opt.mq.tls_version)
-		opt.mq.tls = true;
-	if (!opt.mq.host)
-		opt.mq.host = "localhost";
-	if (!opt.mq.port)
-		opt.mq.port = opt.mq.tls ? 8883 : 1883;
-	if (opt.mq.cafile)
-		readable_or_die("--cafile", opt.mq.cafile, false);
-	if (opt.mq.capath)
-		readable_or_die("--capath", opt.mq.capath, true);
-	if (opt.mq.cert)
-		readable_or_die("--cert", opt.mq.cert, false);
-	if (opt.mq.key)
-		readable_or_die("--key", opt.mq.key, false);
-
-	if (opt.password_file) {
-		if (!opt.mq.username)
-			usage_error("--password-file needs --username");
-		opt.mq.password = opt.password_buf = read_password_file(opt.password_file);
-	} else if (getenv("MQTT_PASSWORD") && opt.mq.username) {
-		opt.mq.password = opt.password_buf = strdup(getenv("MQTT_PASSWORD"));
-	}
-	/* Not passed on to anything we might start. */
-	unsetenv("MQTT_PASSWORD");
+		usage_die(usage_text, "--type %s: %s", opt.type, why);
+	mqtt_settings_finish(&opt.mq, usage_text);
 }
 
 /* ---- the device and its client id ---- */
@@ -835,7 +603,6 @@ static void release_all(void)
 	free(g.client_id);
 	free(g.ha_status);
 	linein_free(&g.in);
-	free(opt.password_buf);
 	mm_list_free(&g.msgs);
 	arena_release();
 }

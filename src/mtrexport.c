@@ -19,7 +19,6 @@
 
 #include "base/buf.h"
 #include "base/err.h"
-#include "base/secret.h"
 #include "base/util.h"
 #include "line/jsonw.h"
 #include "sink/devtable.h"
@@ -28,21 +27,17 @@
 #include "sink/mqttsub.h"
 
 static const char usage_text[] =
-	"usage: mtrexport [-h HOST] [-p PORT] [-t PREFIX] [-i ID] [-k SEC] [-u USER]\n"
-	"                 [--password-file FILE] [-l ADDRESS:PORT] [--stale SEC]\n"
+	"usage: mtrexport " MQTT_CONN_SYNOPSIS " [-t PREFIX] [-l ADDRESS:PORT] [--stale SEC]\n"
 	"                 [--refresh SEC] [--max-devices N] [--check]\n"
 	"\n"
 	"Subscribes to PREFIX/TYPE/DEVICE (readings, mqttpub --reading), .../health and\n"
 	".../status, and serves /metrics (Prometheus), /api/devices (JSON) and / (a\n"
 	"status page) over HTTP.\n"
 	"\n"
-	"  -h, --host HOST            broker host (default localhost)\n"
-	"  -p, --port PORT            broker port (default 1883)\n"
-	"  -t, --prefix PREFIX        the readings' first topic levels (default meters)\n"
+	MQTT_CONN_USAGE
 	"  -i, --client-id ID         client id (default: chosen by the library)\n"
-	"  -k, --keepalive SEC        keepalive interval (default 60)\n"
-	"  -u, --username USER        broker user; the password comes from $MQTT_PASSWORD\n"
-	"      --password-file FILE   or from the first line of FILE\n"
+	"\n"
+	"  -t, --prefix PREFIX        the readings' first topic levels (default meters)\n"
 	"  -l, --listen ADDR:PORT     where to serve HTTP (default 127.0.0.1:9643)\n"
 	"      --stale SEC            a device without a reading this long is stale\n"
 	"                             (default: twice its reading interval, plus 1 s)\n"
@@ -53,8 +48,7 @@ static const char usage_text[] =
 	"      --version              the program's version\n";
 
 enum {
-	OPT_PASSWORD_FILE = 256,
-	OPT_STALE,
+	OPT_STALE = 256,
 	OPT_REFRESH,
 	OPT_MAX_DEVICES,
 	OPT_CHECK,
@@ -63,13 +57,8 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "host", required_argument, NULL, 'h' },
-	{ "port", required_argument, NULL, 'p' },
+	MQTT_CONN_OPTIONS,
 	{ "prefix", required_argument, NULL, 't' },
-	{ "client-id", required_argument, NULL, 'i' },
-	{ "keepalive", required_argument, NULL, 'k' },
-	{ "username", required_argument, NULL, 'u' },
-	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "stale", required_argument, NULL, OPT_STALE },
 	{ "refresh", required_argument, NULL, OPT_REFRESH },
@@ -84,6 +73,7 @@ static const struct option long_options[] = {
 #define MAX_PAYLOAD (1024 * 1024)
 
 static struct {
+	struct mqtt_settings mq;
 	struct mqttsub_settings mqtt;
 	const char *prefix;
 	struct sockaddr_in listen;
@@ -99,79 +89,55 @@ static struct {
 	volatile sig_atomic_t stop;
 } g;
 
-_Noreturn static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vusage_die(usage_text, fmt, ap);
-	// cppcheck-suppress va_end_missing ; vusage_die does not return
-}
-
-static long number_arg(const char *name, const char *s, long min, long max)
-{
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		usage_error("%s: not a number from %ld to %ld: %s", name, min, max, s);
-	return v;
-}
 
 /* ADDRESS:PORT, an IPv4 address (loopback unless the user says so). */
 static void listen_arg(const char *s)
 {
 	const char *colon = strrchr(s, ':');
+	size_t len = colon ? (size_t)(colon - s) : strlen(s);
 	char addr[64];
-	if (!colon || (size_t)(colon - s) >= sizeof addr)
-		usage_error("--listen: not ADDRESS:PORT: %s", s);
-	memcpy(addr, s, (size_t)(colon - s));
-	addr[colon - s] = '\0';
+	if (!colon || len >= sizeof addr)
+		usage_die(usage_text, "--listen: not ADDRESS:PORT: %s", s);
+	snprintf(addr, sizeof addr, "%.*s", (int)len, s);
 	opt.listen.sin_family = AF_INET;
 	if (inet_pton(AF_INET, addr, &opt.listen.sin_addr) != 1)
-		usage_error("--listen: not an IPv4 address: %s", addr);
-	opt.listen.sin_port = htons((uint16_t)number_arg("--listen port", colon + 1, 0, 65535));
+		usage_die(usage_text, "--listen: not an IPv4 address: %s", addr);
+	opt.listen.sin_port = htons((uint16_t)arg_long("--listen port", colon + 1, 0, 65535, NULL));
 	opt.listen_text = s;
 }
 
 static void parse_options(int argc, char **argv)
 {
-	opt.mqtt = (struct mqttsub_settings){ .host = "localhost", .port = 1883, .keepalive = 60, .qos = 1 };
+	mqtt_settings_init(&opt.mq);
+	opt.mqtt = (struct mqttsub_settings){ .mq = &opt.mq };
 	opt.prefix = "meters";
 	opt.refresh_s = 5;
 	opt.max_devices = 10000;
 	listen_arg("127.0.0.1:9643");
-	const char *password_file = NULL;
 	if (argc >= 2 && strcmp(argv[argc - 1], "-h") == 0) {
 		fputs(usage_text, stdout);
 		exit(EXIT_OK);
 	}
 	int c;
-	while ((c = getopt_long(argc, argv, ":h:p:t:i:k:u:l:", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" MQTT_CONN_SHORT "t:l:", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'h': opt.mqtt.host = optarg; break;
-		case 'p': opt.mqtt.port = (int)number_arg("--port", optarg, 1, 65535); break;
 		case 't': opt.prefix = optarg; break;
-		case 'i': opt.mqtt.client_id = optarg; break;
-		case 'k': opt.mqtt.keepalive = (int)number_arg("--keepalive", optarg, 5, 65535); break;
-		case 'u': opt.mqtt.username = optarg; break;
-		case OPT_PASSWORD_FILE: password_file = optarg; break;
 		case 'l': listen_arg(optarg); break;
-		case OPT_STALE: opt.stale_s = number_arg("--stale", optarg, 1, 86400 * 366); break;
-		case OPT_REFRESH: opt.refresh_s = number_arg("--refresh", optarg, 1, 86400); break;
-		case OPT_MAX_DEVICES: opt.max_devices = number_arg("--max-devices", optarg, 1, 10000000); break;
+		case OPT_STALE: opt.stale_s = arg_long("--stale", optarg, 1, 86400 * 366, NULL); break;
+		case OPT_REFRESH: opt.refresh_s = arg_long("--refresh", optarg, 1, 86400, NULL); break;
+		case OPT_MAX_DEVICES: opt.max_devices = arg_long("--max-devices", optarg, 1, 10000000, NULL); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit_listed();
 		case OPT_VERSION: print_version(argc);
-		default: usage_bad_option(usage_text, c, argv);
+		default: mqtt_settings_getopt(&opt.mq, c, usage_text, argv);
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument: %s", argv[optind]);
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	const char *why;
 	if (!mm_prefix_valid(opt.prefix, &why))
-		usage_error("--prefix: %s", why);
-	opt.mqtt.password = secret_get("--password-file", password_file, "MQTT_PASSWORD");
-	if (opt.mqtt.password && !opt.mqtt.username)
-		usage_error("a broker password without a user name (-u)");
+		usage_die(usage_text, "--prefix: %s", why);
+	mqtt_settings_finish(&opt.mq, usage_text);
 }
 
 /* ---- HTTP ---- */

@@ -14,6 +14,8 @@
 #include "base/err.h"
 #include "line/jsonw.h"
 #include "line/frame.h"
+#include "line/health.h"
+#include "meter/listen.h"
 #include "meter/port.h"
 #include "base/text.h"
 #include "base/util.h"
@@ -40,6 +42,8 @@ static const char usage_text[] =
 	"      --connection KIND      serial_port, tcp, file or stdin\n"
 	"      --host HOST            with --connection=tcp: reads tcp://HOST:PORT\n"
 	"      --silence-timeout SEC  TCP: a link silent this long is dead (default 60)\n"
+	"      --health-interval SEC  a health line (counters, link) every SEC seconds\n"
+	"                             and when the link changes (default 0: never)\n"
 	"      --key-file FILE        decrypt DLMS/GCM frames with the 32-hex-digit key\n"
 	"                             in FILE (Luxembourg Smarty, Austria); or $P1_KEY\n"
 	"      --auth-key-file FILE   the authentication key (default the Smarty one);\n"
@@ -65,6 +69,7 @@ enum {
 	OPT_SILENCE,
 	OPT_KEY_FILE,
 	OPT_AUTH_KEY_FILE,
+	OPT_HEALTH,
 };
 
 static const struct option long_options[] = {
@@ -77,6 +82,7 @@ static const struct option long_options[] = {
 	{ "connection", required_argument, NULL, OPT_CONNECTION },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "silence-timeout", required_argument, NULL, OPT_SILENCE },
+	{ "health-interval", required_argument, NULL, OPT_HEALTH },
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 	{ "auth-key-file", required_argument, NULL, OPT_AUTH_KEY_FILE },
 	{ "check", no_argument, NULL, OPT_CHECK },
@@ -115,6 +121,7 @@ struct opts {
 	long baudrate;
 	double interval;
 	long silence_s;
+	long health_s;
 	bool check;
 	struct dsmr_filter filter;
 	enum dsmr_crc_policy crc;
@@ -197,6 +204,7 @@ static void parse_options(struct opts *o, int argc, char **argv)
 		case OPT_SILENCE:
 			o->silence_s = arg_long("--silence-timeout", optarg, 0, 86400, "seconds, 0 (off) to 86400");
 			break;
+		case OPT_HEALTH: o->health_s = health_interval_arg(optarg); break;
 		case OPT_KEY_FILE: o->key_file = optarg; break;
 		case OPT_AUTH_KEY_FILE: o->auth_key_file = optarg; break;
 		case OPT_CHECK: o->check = true; break;
@@ -246,6 +254,7 @@ static unsigned long tag_failures;
 static const struct dlms_session *decrypted;
 static struct jw line;
 static unsigned long dropped[DSMR_DROP_KINDS];
+static struct health health;
 static struct ratelimit drop_rl = RATELIMIT_INIT(60, 10);
 
 /* The drops so far as "2 CRC mismatch, 1 cut short ..." (for the summary),
@@ -290,8 +299,9 @@ static void report_drop(const struct dsmr_event *ev, const char *detail)
 {
 	dropped[ev->why]++;
 	format_drops();
-	warn_limited(&drop_rl, "telegram %lu at byte %llu: dropped: %s%s%s", ev->seq, (unsigned long long)ev->offset,
-	             dsmr_drop_name(ev->why), detail[0] ? ": " : "", detail);
+	health_drop(&health, dsmr_drop_word(ev->why), "telegram %lu at byte %llu: dropped: %s%s%s", ev->seq,
+	            (unsigned long long)ev->offset, dsmr_drop_name(ev->why), detail[0] ? ": " : "", detail);
+	warn_limited(&drop_rl, "%s", health.last_error);
 }
 
 /* "security":{"frame_counter":N,"authenticated":true}: which encrypted
@@ -316,11 +326,7 @@ static void print_reading(const struct opts *o, const struct dlms_session *from)
 	reading_values_begin(&line);
 	dsmr_write_values(&line, &telegram, &o->filter);
 	reading_end(&line);
-	if (jw_write_line(&line, STDOUT_FILENO) < 0) {
-		if (errno == EPIPE)
-			exit(EXIT_RUNTIME); /* the reader went away: nothing to say */
-		die_errno(EXIT_RUNTIME, "stdout");
-	}
+	reading_print(&line);
 }
 
 static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms);
@@ -403,15 +409,19 @@ static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms
 	if (ev->bits != DSMR_BITS_ASCII)
 		logmsg(LOG_DEBUG, "telegram %lu at byte %llu: %s", ev->seq, (unsigned long long)ev->offset,
 		       dsmr_bits_name(ev->bits));
-	/* -i: telegrams inside the interval are not even parsed. */
+	/* -i: telegrams inside the interval are not even parsed (good all the
+	 * same: their CRC held). */
 	int64_t now = mono_ms();
-	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000))
+	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000)) {
+		health_good(&health);
 		return;
+	}
 	if (dsmr_parse(&telegram, ev->text, ev->len) < 0) {
 		ev->why = DSMR_DROP_GARBAGE;
 		report_drop(ev, telegram.why);
 		return;
 	}
+	health_good(&health);
 	*last_ms = now;
 	print_reading(o, decrypted);
 }
@@ -429,11 +439,8 @@ static int run(const struct opts *o)
 	char why[256];
 	if (port_init(&port, o->spec, &o->sp, why, sizeof why) < 0)
 		die(EXIT_USAGE, "%s: %s", o->spec, why);
-	if (port_open(&port) < 0) {
-		if (!port_can_reconnect(&port))
-			die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
-		port_reconnect(&port, 30);
-	}
+	health_init(&health, "dsmr", o->device, o->health_s);
+	listen_open(&port, &health);
 	dsmr_framer_init(&framer, o->crc);
 	dsmr_framer_seven_bit(&framer, o->sp.data_bits == 7);
 	if (o->have_key) {
@@ -444,12 +451,9 @@ static int run(const struct opts *o)
 	}
 	jw_init(&line);
 	int64_t last_ms = INT64_MIN;
-	int timeout = port.kind == PORT_TCP && o->silence_s > 0 ? (int)o->silence_s * 1000 : -1;
 	struct dsmr_event ev;
 	for (;;) {
-		ssize_t got = port_read(&port, buf, sizeof buf, timeout);
-		if (got == 0)
-			snprintf(port.why, sizeof port.why, "no data for %ld s", o->silence_s);
+		ssize_t got = listen_read(&port, buf, sizeof buf, o->silence_s, &health);
 		if (got <= 0) {
 			bool end = port.eof || !port_can_reconnect(&port);
 			if (dsmr_framer_abort(&framer, end ? DSMR_DROP_EOF : DSMR_DROP_LOST, &ev))
@@ -461,7 +465,7 @@ static int run(const struct opts *o)
 					die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
 				break;
 			}
-			port_reconnect(&port, 30);
+			listen_reconnect(&port, &health);
 			continue;
 		}
 		size_t off = 0;
@@ -471,7 +475,9 @@ static int run(const struct opts *o)
 			if (have)
 				handle(o, &ev, &last_ms);
 		}
+		health_tick(&health);
 	}
+	health_final(&health);
 	port_close(&port);
 	summary();
 	return EXIT_OK;

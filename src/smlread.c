@@ -14,7 +14,9 @@
 #include "base/text.h"
 #include "base/util.h"
 #include "line/frame.h"
+#include "line/health.h"
 #include "line/jsonw.h"
+#include "meter/listen.h"
 #include "meter/port.h"
 #include "meter/sml.h"
 
@@ -37,6 +39,8 @@ static const char usage_text[] =
 	"      --connection KIND      serial_port, tcp, file or stdin\n"
 	"      --host HOST            with --connection=tcp: reads tcp://HOST:PORT\n"
 	"      --silence-timeout SEC  TCP: a link silent this long is dead (default 60)\n"
+	"      --health-interval SEC  a health line (counters, link) every SEC seconds\n"
+	"                             and when the link changes (default 0: never)\n"
 	"      --check                check the options, open nothing, exit 0 or 2\n"
 	"      --list                 the named parameters: name, OBIS, meaning\n"
 	"      --list-ports           serial ports, with USB vendor, product and serial\n"
@@ -55,6 +59,7 @@ enum {
 	OPT_LIST_OPTIONS,
 	OPT_VERSION,
 	OPT_SILENCE,
+	OPT_HEALTH,
 };
 
 static const struct option long_options[] = {
@@ -67,6 +72,7 @@ static const struct option long_options[] = {
 	{ "connection", required_argument, NULL, OPT_CONNECTION },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "silence-timeout", required_argument, NULL, OPT_SILENCE },
+	{ "health-interval", required_argument, NULL, OPT_HEALTH },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "list-ports", no_argument, NULL, OPT_LIST_PORTS },
@@ -82,6 +88,7 @@ struct opts {
 	long baudrate;
 	double interval;
 	long silence_s;
+	long health_s;
 	bool check;
 	struct sml_filter filter;
 	struct serial_params sp;
@@ -148,6 +155,7 @@ static void parse_options(struct opts *o, int argc, char **argv)
 				die(EXIT_USAGE, "--silence-timeout: '%s': expected seconds, 0 (off) to 86400", optarg);
 			o->silence_s = v;
 			break;
+		case OPT_HEALTH: o->health_s = health_interval_arg(optarg); break;
 		case OPT_CHECK: o->check = true; break;
 		case OPT_LIST: exit(sml_list_params(stdout) < 0 || fflush(stdout) ? EXIT_RUNTIME : EXIT_OK);
 		case OPT_LIST_PORTS:
@@ -190,6 +198,7 @@ static struct sml_framer framer;
 static struct sml_file file;
 static struct jw line;
 static unsigned long counted[SML_DROP_KINDS + 1];
+static struct health health;
 static struct ratelimit drop_rl = RATELIMIT_INIT(60, 10);
 
 /* The drops so far as "2 CRC mismatch, 1 cut short ..." (for the summary),
@@ -234,8 +243,9 @@ static void report_drop(const struct sml_event *ev, const char *detail)
 {
 	counted[ev->why]++;
 	format_drops();
-	warn_limited(&drop_rl, "SML file %lu at byte %llu: dropped: %s%s%s", ev->seq, (unsigned long long)ev->offset,
-	             sml_drop_name(ev->why), detail[0] ? ": " : "", detail);
+	health_drop(&health, sml_drop_word(ev->why), "SML file %lu at byte %llu: dropped: %s%s%s", ev->seq,
+	            (unsigned long long)ev->offset, sml_drop_name(ev->why), detail[0] ? ": " : "", detail);
+	warn_limited(&drop_rl, "%s", health.last_error);
 }
 
 static void print_reading(const struct opts *o)
@@ -245,11 +255,7 @@ static void print_reading(const struct opts *o)
 	reading_values_begin(&line);
 	sml_write_values(&line, &file, &o->filter);
 	reading_end(&line);
-	if (jw_write_line(&line, STDOUT_FILENO) < 0) {
-		if (errno == EPIPE)
-			exit(EXIT_RUNTIME); /* the reader went away: nothing to say */
-		die_errno(EXIT_RUNTIME, "stdout");
-	}
+	reading_print(&line);
 }
 
 static void handle(const struct opts *o, struct sml_event *ev, int64_t *last_ms)
@@ -258,15 +264,19 @@ static void handle(const struct opts *o, struct sml_event *ev, int64_t *last_ms)
 		report_drop(ev, ev->detail);
 		return;
 	}
-	/* -i: files inside the interval are not even decoded. */
+	/* -i: files inside the interval are not even decoded (good all the
+	 * same: their CRC held). */
 	int64_t now = mono_ms();
-	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000))
+	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000)) {
+		health_good(&health);
 		return;
+	}
 	if (sml_decode(&file, ev->data, ev->len) < 0) {
 		ev->why = SML_DROP_GARBAGE;
 		report_drop(ev, file.why);
 		return;
 	}
+	health_good(&health);
 	/* The file CRC vouches for the bytes: a wrong message CRC under it is
 	 * the meter's own slip (eBZ DD3, Holley DTZ541), counted, not fatal. */
 	if (file.bad_msg_crc && counted[BAD_MSG_CRC]++ == 0)
@@ -294,20 +304,14 @@ static int run(const struct opts *o)
 	char why[256];
 	if (port_init(&port, o->spec, &o->sp, why, sizeof why) < 0)
 		die(EXIT_USAGE, "%s: %s", o->spec, why);
-	if (port_open(&port) < 0) {
-		if (!port_can_reconnect(&port))
-			die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
-		port_reconnect(&port, 30);
-	}
+	health_init(&health, "sml", o->device, o->health_s);
+	listen_open(&port, &health);
 	sml_framer_init(&framer);
 	jw_init(&line);
 	int64_t last_ms = INT64_MIN;
-	int timeout = port.kind == PORT_TCP && o->silence_s > 0 ? (int)o->silence_s * 1000 : -1;
 	struct sml_event ev;
 	for (;;) {
-		ssize_t got = port_read(&port, buf, sizeof buf, timeout);
-		if (got == 0)
-			snprintf(port.why, sizeof port.why, "no data for %ld s", o->silence_s);
+		ssize_t got = listen_read(&port, buf, sizeof buf, o->silence_s, &health);
 		if (got <= 0) {
 			bool end = port.eof || !port_can_reconnect(&port);
 			if (sml_framer_abort(&framer, end ? SML_DROP_EOF : SML_DROP_LOST, &ev))
@@ -319,7 +323,7 @@ static int run(const struct opts *o)
 					die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
 				break;
 			}
-			port_reconnect(&port, 30);
+			listen_reconnect(&port, &health);
 			continue;
 		}
 		size_t off = 0;
@@ -329,7 +333,9 @@ static int run(const struct opts *o)
 			if (have)
 				handle(o, &ev, &last_ms);
 		}
+		health_tick(&health);
 	}
+	health_final(&health);
 	port_close(&port);
 	summary();
 	return EXIT_OK;

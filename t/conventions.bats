@@ -93,14 +93,15 @@ programs() {
 
 # The folders of ours that a file in lib/$1 may include (a regexp over the
 # included path): base includes nothing of ours; line may use base; meter
-# and sink may use base and line; svc may use base, line and the port rule.
+# and sink may use base and line; svc may use base, line, the port rule
+# and the MQTT settings' rule (one parser for mqttpub's options and mqtt:).
 lib_may_include() {
 	case $1 in
 	base) echo '^base/' ;;
 	line) echo '^(base|line)/' ;;
 	meter) echo '^(base|line|meter)/' ;;
 	sink) echo '^(base|line|sink)/' ;;
-	svc) echo '^((base|line|svc)/|meter/port\.h$)' ;;
+	svc) echo '^((base|line|svc)/|meter/port\.h$|sink/mqttset\.h$)' ;;
 	*) return 1 ;;
 	esac
 }

@@ -140,3 +140,19 @@ has_open() {
 }
 # lines_at_least FILE N: FILE has N lines or more.
 lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }
+
+# add_crc FILE: appends the CRC-16/ARC of everything in FILE through its '!'
+# (a telegram built by a test) and CR LF.
+add_crc() {
+	python3 - "$1" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+crc = 0
+for x in b:
+    crc ^= x
+    for _ in range(8):
+        crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+open(p, "ab").write(b"%04X\r\n" % crc)
+PY
+}

@@ -58,10 +58,12 @@ points_in() { [ "$(influx_query "SELECT count(*) FROM /.*/" "$1" | jq '[.results
 	assert_output --partial "$(head -1 "$TMP/p1.jsonl" | jq -r .meter.id)"
 }
 
-@test "InfluxDB stopped for 20 s, and influxpub killed meanwhile: nothing is lost" {
+# outage ARGS...: InfluxDB stopped for 20 s, influxpub (with ARGS) killed
+# meanwhile and started again: every reading lands.
+outage() {
 	start_influxdb
 	influx_query 'CREATE DATABASE meters' > /dev/null
-	start_influxpub -d meters
+	start_influxpub -d meters "$@"
 	# Readings of their own, a second apart (p1read stamps by the host's
 	# clock: a fast p1sim gives several the same millisecond).
 	local i
@@ -80,12 +82,23 @@ points_in() { [ "$(influx_query "SELECT count(*) FROM /.*/" "$1" | jq '[.results
 	wait_for 100 grep -q "keeping .* points and retrying" "$TMP/influxpub.err"
 	kill -KILL "$INFLUXPUB_PID"
 	wait_gone "$INFLUXPUB_PID" 50
-	start_influxpub -d meters
+	start_influxpub -d meters "$@"
 	sleep 20
 	start_influxdb
 	wait_secs 30 influx_matches "$TMP/p1.jsonl" meters
 	run grep -c "retrying" "$TMP/influxpub.err"
 	[ "$output" -le 2 ] # once per influxpub, not once per attempt
+}
+
+# MQTT 5 (the default): the session is kept by its expiry interval.
+@test "InfluxDB stopped for 20 s, and influxpub killed meanwhile: nothing is lost (MQTT 5)" {
+	outage
+	grep -q "m2m-influxpub-meters (p5, c0, k60)" "$TMP/mosquitto.log"
+}
+
+@test "InfluxDB stopped for 20 s, and influxpub killed meanwhile: nothing is lost (MQTT 3.1.1)" {
+	outage -V 311
+	grep -q "m2m-influxpub-meters (p2, c0, k60)" "$TMP/mosquitto.log"
 }
 
 @test "a wrong InfluxDB password is one clear error, exit 1; the right one writes" {

@@ -43,7 +43,8 @@ start_watch() {
 
 	rm "$TMP/etc/config.d/meter_a.yaml"
 	wait_for 100 reader_gone meter_a
-	grep -q "Stopped device: meter_a" "$TMP/watch.log"
+	# the log line may follow the reader's end by a moment
+	wait_for 50 grep -q "Stopped device: meter_a" "$TMP/watch.log"
 	[ ! -e "$TMP/scan/meter_a" ]
 	kill -TERM "$WATCH_PID"
 	wait "$WATCH_PID" # SIGTERM ends the watch cleanly

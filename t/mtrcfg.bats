@@ -114,7 +114,7 @@ Y
 	assert_output "mtrcfg: Started device: f1 (fake)"
 	s=$TMP/scan/f1
 	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2' |" "$s/run"
-	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1' &" "$s/run"
+	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-i' 'gw-f1' '-q' '2' '--no-retain' '-t' 'home' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1' &" "$s/run"
 	# the device's spool directory, made by mtrcfg
 	[ -d "$TMP/state/f1" ]
 	[ "$(stat -c %a "$TMP/state/f1")" = 700 ]
@@ -270,6 +270,57 @@ Y
 	done
 }
 
+# config.yaml's mqtt: section through mtrcfg --check, and the same
+# settings as options through mqttpub --check: one parser and one check
+# (lib/sink/mqttset.c) behind both, so one verdict.  PW is a readable
+# password file, CA a CA file, NONE a file that does not exist.
+@test "mtrcfg --check and mqttpub --check give one verdict on each mqtt: section" {
+	local rows=(
+		# verdict | mqtt: mapping | the same as mqttpub options
+		'ok|port: 1884|-p 1884'
+		'no|port: 99999|-p 99999'
+		'no|port: 0|-p 0'
+		'no|port: "18x3"|-p 18x3'
+		'ok|qos: 2|-q 2'
+		'no|qos: 3|-q 3'
+		'ok|protocol: 5|-V 5'
+		'no|protocol: 4|-V 4'
+		'ok|keepalive: 30|-k 30'
+		'no|keepalive: 2|-k 2'
+		'no|host: ""|--host='
+		'ok|host: broker.example, retain: false|-h broker.example --no-retain'
+		'ok|username: u, password_file: PW|-u u --password-file=PW'
+		'no|password_file: PW|--password-file=PW'
+		'no|username: u, password_file: NONE|-u u --password-file=NONE'
+		'ok|tls: true|--tls'
+		'ok|tls: { ca_file: CA }|--cafile=CA'
+		'no|tls: { ca_file: NONE }|--cafile=NONE'
+		'no|tls: { cert_file: CA }|--cert=CA'
+		'no|tls: { cert_file: CA, key_file: CA }|--cert=CA --key=CA'
+		'ok|tls: { ca_file: CA, cert_file: CA, key_file: CA }|--cafile=CA --cert=CA --key=CA'
+		'ok|tls: { version: tlsv1.2 }|--tls-version=tlsv1.2'
+		'no|tls: { version: tlsv1.0 }|--tls-version=tlsv1.0'
+	)
+	printf 'secret\n' > "$TMP/pw" && chmod 600 "$TMP/pw"
+	printf 'not checked here\n' > "$TMP/ca.pem"
+	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f1.yaml"
+	cp "$TMP/etc/config.yaml" "$TMP/base.yaml"
+	local row want yaml opts cfg pub
+	for row in "${rows[@]}"; do
+		IFS='|' read -r want yaml opts <<<"$row"
+		yaml=${yaml//PW/$TMP/pw} yaml=${yaml//NONE/$TMP/none} yaml=${yaml//CA/$TMP/ca.pem}
+		opts=${opts//PW/$TMP/pw} opts=${opts//NONE/$TMP/none} opts=${opts//CA/$TMP/ca.pem}
+		{ cat "$TMP/base.yaml"; echo "mqtt: { $yaml }"; } > "$TMP/etc/config.yaml"
+		mtrcfg_run --check
+		cfg=$([ "$status" -eq 0 ] && echo ok || echo no)
+		# shellcheck disable=SC2086 # opts are words
+		run mqttpub --check $opts </dev/null
+		pub=$([ "$status" -eq 0 ] && echo ok || echo no)
+		[ "$cfg" = "$pub" ] || fail "mqtt: { $yaml }: mtrcfg says $cfg, mqttpub says $pub: $output"
+		[ "$cfg" = "$want" ] || fail "mqtt: { $yaml }: both say $cfg, expected $want"
+	done
+}
+
 @test "mtrcfg: version: yes in a DSMR device file fails --check" {
 	printf 'type: "dsmr"\nport: "/dev/ttyUSB0"\nversion: yes\n' > "$TMP/etc/config.d/meter.yaml"
 	mtrcfg_run --check
@@ -316,4 +367,15 @@ Y
 	mtrcfg_run --check
 	assert_failure 2
 	assert_output --partial "'level' must be debug, info, warning, error or critical (any case), not 'loud'"
+}
+
+@test "mtrcfg: the built-in readers run with --health-interval=60; a device's own value wins; other readers get none" {
+	seed_serial
+	printf 'type: sml\nport: /dev/ttyUSB3\nhealth_interval: 0\n' > "$TMP/etc/config.d/strom.yaml"
+	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	grep -q "/p1read' '--device=dsmr_main' '--health-interval=60' '--connection=serial_port' " "$TMP/scan/dsmr_main/run"
+	grep -q "/smlread' '--device=strom' '--health-interval=60' '--port=/dev/ttyUSB3' '--health-interval=0' |" "$TMP/scan/strom/run"
+	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' |" "$TMP/scan/f1/run"
 }

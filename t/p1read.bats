@@ -41,22 +41,6 @@ line() {
 crc_files() { awk -F'\t' 'NR > 1 && $5 == "yes" && $6 == "yes" { print $1 }' "$CORPUS/MANIFEST.tsv"; }
 bad_crc_files() { awk -F'\t' 'NR > 1 && $6 == "NO" { print $1 }' "$CORPUS/MANIFEST.tsv"; }
 
-# crc FILE: appends the CRC-16/ARC of everything in FILE through its '!'
-# (a telegram built by a test) and CR LF.
-add_crc() {
-	python3 - "$1" <<'PY'
-import sys
-p = sys.argv[1]
-b = open(p, "rb").read()
-crc = 0
-for x in b:
-    crc ^= x
-    for _ in range(8):
-        crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-open(p, "ab").write(b"%04X\r\n" % crc)
-PY
-}
-
 # corpus_count: how many telegrams the MANIFEST lists.
 corpus_count() { awk -F'\t' 'NR > 1 { n++ } END { print n }' "$CORPUS/MANIFEST.tsv"; }
 

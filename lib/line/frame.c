@@ -1,6 +1,11 @@
 /* frame.c: see frame.h. */
 #include "line/frame.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "base/err.h"
 #include "base/util.h"
 
 void reading_begin(struct jw *w, const char *type, const char *device)
@@ -27,4 +32,13 @@ void reading_end(struct jw *w)
 {
 	jw_object_end(w);
 	jw_object_end(w);
+}
+
+void reading_print(struct jw *w)
+{
+	if (jw_write_line(w, STDOUT_FILENO) == 0)
+		return;
+	if (errno == EPIPE)
+		exit(EXIT_RUNTIME);
+	die_errno(EXIT_RUNTIME, "stdout");
 }

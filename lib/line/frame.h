@@ -10,5 +10,9 @@
 void reading_begin(struct jw *w, const char *type, const char *device);
 void reading_values_begin(struct jw *w);
 void reading_end(struct jw *w);
+/* Writes the line to standard output.  A consumer that went away (EPIPE)
+ * ends the reader quietly with 1: nothing is left to say to anyone; any
+ * other failure is said, then 1. */
+void reading_print(struct jw *w);
 
 #endif

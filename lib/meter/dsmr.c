@@ -10,23 +10,32 @@
 
 enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP, ST_BINARY };
 
-static const char *const drop_names[DSMR_DROP_KINDS] = {
-	[DSMR_DROP_CRC] = "CRC mismatch",
-	[DSMR_DROP_NO_CRC] = "no CRC (this meter sends one)",
-	[DSMR_DROP_CRC_LINE] = "bad CRC line after '!'",
-	[DSMR_DROP_CUT] = "cut short by a new '/'",
-	[DSMR_DROP_EOF] = "cut short by the end of the input",
-	[DSMR_DROP_LOST] = "cut short by the loss of the link",
-	[DSMR_DROP_TOO_LONG] = "longer than 16384 bytes",
-	[DSMR_DROP_GARBAGE] = "garbage",
-	[DSMR_DROP_FRAME] = "bad frame",
-	[DSMR_DROP_TAG] = "GCM tag mismatch",
-	[DSMR_DROP_REPLAY] = "replayed frame",
+/* Why a telegram was dropped: for people (on standard error), and as the
+ * reason word of a health line (meter2mqtt(7), HEALTH). */
+static const struct {
+	const char *name, *word;
+} drops[DSMR_DROP_KINDS] = {
+	[DSMR_DROP_CRC] = { "CRC mismatch", "crc" },
+	[DSMR_DROP_NO_CRC] = { "no CRC (this meter sends one)", "no_crc" },
+	[DSMR_DROP_CRC_LINE] = { "bad CRC line after '!'", "bad_crc_line" },
+	[DSMR_DROP_CUT] = { "cut short by a new '/'", "cut_short" },
+	[DSMR_DROP_EOF] = { "cut short by the end of the input", "end_of_input" },
+	[DSMR_DROP_LOST] = { "cut short by the loss of the link", "link_lost" },
+	[DSMR_DROP_TOO_LONG] = { "longer than 16384 bytes", "too_long" },
+	[DSMR_DROP_GARBAGE] = { "garbage", "bad_line" },
+	[DSMR_DROP_FRAME] = { "bad frame", "bad_frame" },
+	[DSMR_DROP_TAG] = { "GCM tag mismatch", "decrypt" },
+	[DSMR_DROP_REPLAY] = { "replayed frame", "replay" },
 };
 
 const char *dsmr_drop_name(enum dsmr_drop why)
 {
-	return (unsigned)why < DSMR_DROP_KINDS ? drop_names[why] : "?";
+	return (unsigned)why < DSMR_DROP_KINDS ? drops[why].name : "?";
+}
+
+const char *dsmr_drop_word(enum dsmr_drop why)
+{
+	return (unsigned)why < DSMR_DROP_KINDS ? drops[why].word : "other";
 }
 
 const char *dsmr_bits_name(enum dsmr_bits bits)

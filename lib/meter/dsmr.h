@@ -63,6 +63,8 @@ enum dsmr_drop {
 };
 /* "CRC mismatch", "cut short by a new '/'", ... */
 const char *dsmr_drop_name(enum dsmr_drop why);
+/* "crc", "cut_short", ...: the reason word of a health line. */
+const char *dsmr_drop_word(enum dsmr_drop why);
 
 /* Binary frames, found only when the framer is told to look for them
  * (dsmr_framer_binary): see meter/dlms.h. */

@@ -75,6 +75,8 @@ struct kmp_rx {
 	size_t raw;              /* bytes on the wire of this frame, start and stop included */
 	size_t discarded;        /* bytes dropped while hunting, since the last frame */
 	const char *why;         /* after KMP_RX_ERROR */
+	const char *word;        /*   and its reason word for health lines:
+	                            crc, too_long, cut_short, bad_frame */
 	uint8_t bad;             /* the byte that broke it, for messages */
 };
 void kmp_rx_init(struct kmp_rx *rx, uint8_t want);

@@ -16,6 +16,7 @@
 
 #include "base/err.h"
 #include "base/files.h"
+#include "base/util.h"
 
 int serial_params_parse(const char *s, struct serial_params *out)
 {
@@ -423,6 +424,19 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Sleeps ms, waking for the idle hook as often as it asks. */
+static void wait_ms(const struct port *p, long ms)
+{
+	int64_t end = mono_ms() + ms;
+	for (int64_t now = mono_ms(); now < end; now = mono_ms()) {
+		long step = (long)(end - now);
+		int next = p->idle ? p->idle(p->idle_arg) : -1;
+		if (next >= 0 && next < step)
+			step = next > 10 ? next : 10;
+		sleep_ms(step);
+	}
+}
+
 int port_reconnect(struct port *p, int cap_s)
 {
 	bool was_open = p->fd >= 0;
@@ -437,7 +451,7 @@ int port_reconnect(struct port *p, int cap_s)
 	else
 		warnx("%s: cannot open: %s; retrying every %ld s at most", p->spec, p->why, cap_ms / 1000);
 	for (;;) {
-		sleep_ms(delay_ms);
+		wait_ms(p, delay_ms);
 		if (port_open(p) == 0) {
 			warnx("%s: connected again", p->spec);
 			return 0;

@@ -38,6 +38,11 @@ struct port {
 	bool eof;               /* a file or stdin has ended: nothing comes back */
 	bool lost_logged;
 	char why[256];          /* why the last open or read failed */
+	/* Set by the caller after port_init: called while port_reconnect
+	 * waits, again after the milliseconds it returns (-1: not again before
+	 * the next attempt).  A reader's health lines go on in an outage. */
+	int (*idle)(void *arg);
+	void *idle_arg;
 };
 
 /* "115200:8N1", "9600:7E1", "1200:8N2" or just "115200" (8N1). */

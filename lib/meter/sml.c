@@ -15,19 +15,28 @@
 #include "line/decimal.h"
 #include "meter/obis.h"
 
-static const char *const drop_names[SML_DROP_KINDS] = {
-	[SML_DROP_CRC] = "CRC mismatch",
-	[SML_DROP_CUT] = "cut short by a new start",
-	[SML_DROP_EOF] = "input ended inside the file",
-	[SML_DROP_LOST] = "link lost inside the file",
-	[SML_DROP_TOO_LONG] = "longer than 8192 bytes",
-	[SML_DROP_ESCAPE] = "bad escape sequence",
-	[SML_DROP_GARBAGE] = "not well-formed SML",
+/* Why an SML file was dropped: for people (on standard error), and as the
+ * reason word of a health line (meter2mqtt(7), HEALTH). */
+static const struct {
+	const char *name, *word;
+} drops[SML_DROP_KINDS] = {
+	[SML_DROP_CRC] = { "CRC mismatch", "crc" },
+	[SML_DROP_CUT] = { "cut short by a new start", "cut_short" },
+	[SML_DROP_EOF] = { "input ended inside the file", "end_of_input" },
+	[SML_DROP_LOST] = { "link lost inside the file", "link_lost" },
+	[SML_DROP_TOO_LONG] = { "longer than 8192 bytes", "too_long" },
+	[SML_DROP_ESCAPE] = { "bad escape sequence", "bad_escape" },
+	[SML_DROP_GARBAGE] = { "not well-formed SML", "bad_sml" },
 };
 
 const char *sml_drop_name(enum sml_drop why)
 {
-	return (unsigned)why < SML_DROP_KINDS ? drop_names[why] : "?";
+	return (unsigned)why < SML_DROP_KINDS ? drops[why].name : "?";
+}
+
+const char *sml_drop_word(enum sml_drop why)
+{
+	return (unsigned)why < SML_DROP_KINDS ? drops[why].word : "other";
 }
 
 /* ---- CRCs ---- */

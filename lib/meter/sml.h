@@ -37,6 +37,8 @@ enum sml_drop {
 };
 /* "CRC mismatch", "cut short by a new start", ... */
 const char *sml_drop_name(enum sml_drop why);
+/* "crc", "cut_short", ...: the reason word of a health line. */
+const char *sml_drop_word(enum sml_drop why);
 
 /* Which CRC-16 the file's trailer carries: X.25 as SML 1.04 says (sent low
  * byte first), or KERMIT (sent high byte first) as some Holley DTZ541 do.

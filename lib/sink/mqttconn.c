@@ -115,6 +115,34 @@ static int no_key_password(char *buf, int size, int rwflag, void *userdata)
 	return 0; /* never prompt on a terminal: an encrypted key fails */
 }
 
+int mqtt_client_setup(struct mosquitto *m, const struct mqtt_settings *s, const char **what)
+{
+	int rc;
+#define STEP(call, name)                                  \
+	do {                                              \
+		if ((rc = (call)) != MOSQ_ERR_SUCCESS) {  \
+			*what = name;                     \
+			return rc;                        \
+		}                                         \
+	} while (0)
+	STEP(mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, s->protocol), "MQTT protocol");
+	if (s->username)
+		STEP(mosquitto_username_pw_set(m, s->username, s->password), "user name");
+	if (s->tls) {
+		if (s->cafile || s->capath)
+			STEP(mosquitto_tls_set(m, s->cafile, s->capath, s->cert, s->key, no_key_password), "TLS files");
+		else
+			STEP(mosquitto_int_option(m, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "system CA store");
+		if (s->insecure || s->tls_version)
+			STEP(mosquitto_tls_opts_set(m, s->insecure ? 0 : 1, s->tls_version, NULL), "TLS options");
+		if (s->insecure)
+			STEP(mosquitto_tls_insecure_set(m, true), "TLS options");
+	}
+#undef STEP
+	*what = NULL;
+	return MOSQ_ERR_SUCCESS;
+}
+
 _Noreturn static void fatal(const struct mqttconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fatal(const struct mqttconn *c, const char *fmt, ...)
 {
@@ -151,24 +179,12 @@ static struct mosquitto *new_client(struct mqttconn *c, bool clean)
 	struct mosquitto *m = mosquitto_new(c->client_id, clean, c);
 	if (!m)
 		fatal(c, "cannot create an MQTT client: %s", strerror(errno));
-	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, s->protocol), "MQTT protocol");
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, configured_window(s)), "send maximum");
 	/* A reading is complete when it is written: no waiting for more. */
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY");
-	if (s->username)
-		setup_or_die(c, mosquitto_username_pw_set(m, s->username, s->password), "user name");
-	if (s->tls) {
-		if (s->cafile || s->capath)
-			setup_or_die(c, mosquitto_tls_set(m, s->cafile, s->capath, s->cert, s->key, no_key_password),
-			             "TLS files");
-		else
-			setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "system CA store");
-		if (s->insecure || s->tls_version)
-			setup_or_die(c, mosquitto_tls_opts_set(m, s->insecure ? 0 : 1, s->tls_version, NULL),
-			             "TLS options");
-		if (s->insecure)
-			setup_or_die(c, mosquitto_tls_insecure_set(m, true), "TLS options");
-	}
+	const char *what = NULL;
+	int rc = mqtt_client_setup(m, s, &what);
+	setup_or_die(c, rc, what);
 	/* The connection that only clears the old session leaves no will:
 	 * its end is no news. */
 	if (!c->cleaning)

@@ -32,6 +32,12 @@
 #include <stdint.h>
 
 #include "sink/mqttset.h"
+
+struct mosquitto;
+/* What every client of ours sets on a new libmosquitto client: protocol
+ * version, user name and password, TLS.  A MOSQ_ERR code; *what names
+ * the step that failed. */
+int mqtt_client_setup(struct mosquitto *m, const struct mqtt_settings *s, const char **what);
 #include "sink/queue.h"
 
 struct mosquitto;

@@ -4,12 +4,14 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "base/err.h"
+#include "sink/mqttconn.h"
 #include "base/util.h"
 
 enum { BACKOFF_FIRST_MS = 1000, BACKOFF_MAX_MS = 30000, READS_PER_WAKE = 256 };
@@ -27,6 +29,7 @@ struct mqttsub {
 	int cb_connack_rc;
 	size_t delivered;   /* messages passed on during the current loop_read */
 	size_t unreleased;  /* QoS>0 messages whose acknowledgement waits */
+	bool v5_session;    /* the CONNECT properties are set: reconnect with them */
 	char lib_error[256];
 };
 
@@ -83,16 +86,20 @@ struct mqttsub *mqttsub_new(const struct mqttsub_settings *s, mqttsub_message_fn
 	c->s = *s;
 	c->fn = fn;
 	c->arg = arg;
-	c->m = mosquitto_new(s->client_id, !s->persistent || !s->client_id, c);
+	const struct mqtt_settings *mq = s->mq;
+	c->m = mosquitto_new(mq->client_id, !s->persistent || !mq->client_id, c);
 	if (!c->m)
 		die_errno(EXIT_RUNTIME, "cannot create an MQTT client");
-	if (s->username)
-		setup_or_die(mosquitto_username_pw_set(c->m, s->username, s->password), "MQTT user name");
+	const char *what = NULL;
+	int rc = mqtt_client_setup(c->m, mq, &what);
+	setup_or_die(rc, what);
 	/* "Threaded" tells libmosquitto to queue every outgoing packet for
 	 * mosquitto_loop_write instead of writing it at once: that is what
 	 * lets hold_acks keep the acknowledgements back (see the header). */
 	if (s->hold_acks)
 		setup_or_die(mosquitto_threaded_set(c->m, true), "MQTT client");
+	if (s->receive_max && mq->protocol == MQTT_V5)
+		setup_or_die(mosquitto_int_option(c->m, MOSQ_OPT_RECEIVE_MAXIMUM, s->receive_max), "receive maximum");
 	mosquitto_connect_callback_set(c->m, on_connect);
 	mosquitto_disconnect_callback_set(c->m, on_disconnect);
 	mosquitto_message_callback_set(c->m, on_message);
@@ -122,7 +129,7 @@ static void schedule_retry(struct mqttsub *c, const char *why)
 	 * the connection: the broker sends those messages again. */
 	mosquitto_disconnect(c->m);
 	if (!c->warned_down)
-		warnx("broker %s:%d: %s; retrying (every %d s at most)", c->s.host, c->s.port, why, BACKOFF_MAX_MS / 1000);
+		warnx("broker %s:%d: %s; retrying (every %d s at most)", c->s.mq->host, c->s.mq->port, why, BACKOFF_MAX_MS / 1000);
 	c->warned_down = true;
 	c->state = S_WAIT;
 	c->unreleased = 0;
@@ -130,26 +137,48 @@ static void schedule_retry(struct mqttsub *c, const char *why)
 	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
+/* Under MQTT 5 a persistent session needs a session expiry interval in
+ * CONNECT, which libmosquitto 2.0 sends only from mosquitto_connect_bind_v5:
+ * the first attempt makes the TCP connection blocking (on loopback or a LAN
+ * a moment; the broker down, refused at once); it keeps the properties, and
+ * every later attempt is mosquitto_reconnect_async with them. */
+static int connect_call(struct mqttsub *c)
+{
+	const struct mqtt_settings *mq = c->s.mq;
+	if (c->v5_session)
+		return mosquitto_reconnect_async(c->m);
+	if (mq->protocol != MQTT_V5 || !c->s.persistent)
+		return mosquitto_connect_bind_async(c->m, mq->host, mq->port, mq->keepalive, NULL);
+	mosquitto_property *props = NULL;
+	int rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, UINT32_MAX);
+	if (rc == MOSQ_ERR_SUCCESS) {
+		c->v5_session = true;
+		rc = mosquitto_connect_bind_v5(c->m, mq->host, mq->port, mq->keepalive, NULL, props);
+	}
+	mosquitto_property_free_all(&props);
+	return rc;
+}
+
 static void connect_attempt(struct mqttsub *c)
 {
 	c->cb_connack = c->cb_lost = false;
 	c->lib_error[0] = '\0';
 	errno = 0;
-	int rc = mosquitto_connect_bind_async(c->m, c->s.host, c->s.port, c->s.keepalive, NULL);
+	int rc = connect_call(c);
 	if (rc == MOSQ_ERR_SUCCESS) {
 		c->state = S_CONNECTING;
-		c->connack_deadline_ms = mono_ms() + (int64_t)c->s.keepalive * 1000;
+		c->connack_deadline_ms = mono_ms() + (int64_t)c->s.mq->keepalive * 1000;
 		return;
 	}
 	if (rc == MOSQ_ERR_EAI && errno != EAI_AGAIN)
-		die(EXIT_RUNTIME, "broker host %s: %s", c->s.host, gai_strerror(errno));
+		die(EXIT_RUNTIME, "broker host %s: %s", c->s.mq->host, gai_strerror(errno));
 	schedule_retry(c, rc == MOSQ_ERR_ERRNO && errno ? strerror(errno) : mosquitto_strerror(rc));
 }
 
 static void subscribe_all(struct mqttsub *c)
 {
 	for (size_t i = 0; i < c->s.ntopics; i++) {
-		int rc = mosquitto_subscribe(c->m, NULL, c->s.topics[i], c->s.qos);
+		int rc = mosquitto_subscribe(c->m, NULL, c->s.topics[i], c->s.mq->qos);
 		if (rc != MOSQ_ERR_SUCCESS)
 			die(EXIT_RUNTIME, "cannot subscribe to %s: %s", c->s.topics[i], mosquitto_strerror(rc));
 	}
@@ -159,16 +188,17 @@ static void handle_connack(struct mqttsub *c)
 {
 	c->cb_connack = false;
 	int rc = c->cb_connack_rc;
-	if (rc == CONNACK_REFUSED_SERVER_UNAVAILABLE) {
+	if (rc == CONNACK_REFUSED_SERVER_UNAVAILABLE ||
+	    (c->s.mq->protocol == MQTT_V5 && (rc == MQTT_RC_SERVER_UNAVAILABLE || rc == MQTT_RC_SERVER_BUSY))) {
 		schedule_retry(c, mosquitto_connack_string(rc));
 		return;
 	}
 	if (rc != 0)
-		die(EXIT_RUNTIME, "broker %s:%d refused the connection: %s", c->s.host, c->s.port,
-		    mosquitto_connack_string(rc));
+		die(EXIT_RUNTIME, "broker %s:%d refused the connection: %s", c->s.mq->host, c->s.mq->port,
+		    c->s.mq->protocol == MQTT_V5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
 	c->state = S_CONNECTED;
 	if (c->warned_down)
-		warnx("broker %s:%d: connected", c->s.host, c->s.port);
+		warnx("broker %s:%d: connected", c->s.mq->host, c->s.mq->port);
 	c->warned_down = false;
 	c->backoff_ms = BACKOFF_FIRST_MS;
 	subscribe_all(c);

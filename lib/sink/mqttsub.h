@@ -21,15 +21,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sink/mqttset.h"
+
+/* The connection is mq's (its client_id NULL: the library picks one, and
+ * the session is clean); mq->qos is the subscriptions'. */
 struct mqttsub_settings {
-	const char *host;
-	int port;
-	const char *client_id;      /* NULL: the library picks one (then clean) */
-	const char *username, *password;
-	int keepalive;
-	int qos;
-	bool persistent;            /* clean_session false: the broker keeps our queue */
+	const struct mqtt_settings *mq;
+	bool persistent;            /* clean_session false: the broker keeps our queue
+	                             * (under MQTT 5: a session that never expires) */
 	bool hold_acks;
+	int receive_max;            /* MQTT 5: QoS 1/2 messages the broker may send
+	                             * unacknowledged; 0: libmosquitto's 20 */
 	const char *const *topics;
 	size_t ntopics;
 };

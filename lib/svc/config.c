@@ -11,7 +11,11 @@
 /* ---- config.yaml ---- */
 
 static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "types_dir", "types", "mqttpub",
-	                                 "state_dir" };
+	                                 "state_dir", "influxdb", "http" };
+static const char *const influx_keys[] = { "url",    "database", "username", "password",    "password_file",
+	                                    "org",    "bucket",   "token",    "token_file",  "measurement",
+	                                    "batch_size", "batch_time" };
+static const char *const http_keys[] = { "listen", "stale", "refresh" };
 static const char *const mqtt_keys[] = { "host",      "port",      "topic_prefix", "username", "password",
                                          "password_file", "client_id", "qos",      "retain",   "keepalive",
                                          "protocol",  "tls" };
@@ -20,22 +24,65 @@ static const char *const logging_keys[] = { "level", "dir" };
 static const char *const ha_keys[] = { "enabled", "discovery_prefix" };
 #define N(a) (sizeof(a) / sizeof *(a))
 
+/* A setting by its mqttpub option: the same parser, so the same verdict.
+ * The option's name that begins the reason ("--port must be ...") gives
+ * way to the key's. */
+static void mqtt_set(struct yw *w, const yaml_node_t *v, const char *key, struct mqtt_conf *m, int option,
+                     const char *text)
+{
+	if (m->nstrs == N(m->strs))
+		return; /* each key once: never reached */
+	char *copy = text ? strdup(text) : NULL;
+	if (text && !copy)
+		return;
+	if (copy)
+		m->strs[m->nstrs++] = copy;
+	char why[256];
+	if (mqtt_settings_option(&m->s, option, copy, why, sizeof why) < 0) {
+		yw_error(w, v, "'%s'%s", key, why + strcspn(why, " "));
+	}
+}
+
+/* A true boolean key is a flag option; false leaves the default. */
+static void mqtt_flag(struct yw *w, const yaml_node_t *v, const char *key, struct mqtt_conf *m, int option)
+{
+	bool b = false;
+	yw_set_bool(w, v, key, &b);
+	if (b)
+		mqtt_set(w, v, key, m, option, NULL);
+}
+
+static const struct {
+	const char *key;
+	int option;
+} mqtt_options[] = {
+	{ "host", MQTT_OPT_HOST },         { "port", MQTT_OPT_PORT },
+	{ "username", MQTT_OPT_USERNAME }, { "password_file", MQTT_OPT_PASSWORD_FILE },
+	{ "client_id", MQTT_OPT_CLIENT_ID }, { "qos", MQTT_OPT_QOS },
+	{ "keepalive", MQTT_OPT_KEEPALIVE }, { "protocol", MQTT_OPT_PROTOCOL },
+	{ "ca_file", MQTT_OPT_CAFILE },    { "ca_path", MQTT_OPT_CAPATH },
+	{ "cert_file", MQTT_OPT_CERT },    { "key_file", MQTT_OPT_KEY },
+	{ "version", MQTT_OPT_TLS_VERSION },
+};
+
+static void mqtt_text_pair(struct yw *w, const yaml_node_t *v, const char *key, struct mqtt_conf *m)
+{
+	for (size_t i = 0; i < N(mqtt_options); i++)
+		if (!strcmp(key, mqtt_options[i].key)) {
+			const char *text = yw_scalar(w, v, key);
+			if (text)
+				mqtt_set(w, v, key, m, mqtt_options[i].option, text);
+			return;
+		}
+}
+
 static void tls_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
 {
 	(void)k;
-	struct mqtt_conf *m = ctx;
-	if (!strcmp(key, "ca_file"))
-		yw_set_str(w, v, key, &m->ca_file);
-	else if (!strcmp(key, "ca_path"))
-		yw_set_str(w, v, key, &m->ca_path);
-	else if (!strcmp(key, "cert_file"))
-		yw_set_str(w, v, key, &m->cert_file);
-	else if (!strcmp(key, "key_file"))
-		yw_set_str(w, v, key, &m->key_file);
-	else if (!strcmp(key, "version"))
-		yw_set_str(w, v, key, &m->tls_version);
+	if (!strcmp(key, "insecure"))
+		mqtt_flag(w, v, key, ctx, MQTT_OPT_INSECURE);
 	else
-		yw_set_bool(w, v, key, &m->tls_insecure);
+		mqtt_text_pair(w, v, key, ctx);
 }
 
 static void mqtt_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
@@ -45,36 +92,60 @@ static void mqtt_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_
 	if (!strcmp(key, "tls")) {
 		/* tls: true (the system's CAs) or a mapping of files. */
 		if (v->type == YAML_MAPPING_NODE) {
-			m->tls = true;
+			mqtt_set(w, v, key, m, MQTT_OPT_TLS, NULL);
 			yw_each_pair(w, v, "'mqtt: tls'", tls_keys, N(tls_keys), tls_pair, m);
 		} else {
-			yw_set_bool(w, v, "tls", &m->tls);
+			mqtt_flag(w, v, key, m, MQTT_OPT_TLS);
 		}
-	} else if (!strcmp(key, "port")) {
-		yw_set_long(w, v, key, 1, 65535, &m->port);
-	} else if (!strcmp(key, "qos")) {
-		yw_set_long(w, v, key, 0, 2, &m->qos);
-	} else if (!strcmp(key, "keepalive")) {
-		yw_set_long(w, v, key, 5, 65535, &m->keepalive);
 	} else if (!strcmp(key, "retain")) {
 		bool b = true;
 		yw_set_bool(w, v, key, &b);
-		m->retain = b;
-	} else if (!strcmp(key, "protocol")) {
-		const char *s = yw_scalar(w, v, key);
-		if (s && strcmp(s, "311") && strcmp(s, "5"))
-			yw_error(w, v, "'protocol' must be 311 or 5, not '%s'", s);
-		else if (s)
-			yw_set_str(w, v, key, &m->protocol);
+		if (!b)
+			mqtt_set(w, v, key, m, MQTT_OPT_NO_RETAIN, NULL);
+	} else if (!strcmp(key, "topic_prefix")) {
+		yw_set_str(w, v, key, &m->topic_prefix);
+	} else if (!strcmp(key, "password")) {
+		yw_set_str(w, v, key, &m->password);
 	} else {
-		char **dst = !strcmp(key, "host")           ? &m->host
-		             : !strcmp(key, "topic_prefix") ? &m->topic_prefix
-		             : !strcmp(key, "username")     ? &m->username
-		             : !strcmp(key, "password")     ? &m->password
-		             : !strcmp(key, "password_file") ? &m->password_file
-		                                             : &m->client_id;
-		yw_set_str(w, v, key, dst);
+		mqtt_text_pair(w, v, key, m);
 	}
+}
+
+static void influx_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
+{
+	(void)k;
+	struct influx_conf *c = ctx;
+	if (!strcmp(key, "batch_size")) {
+		yw_set_long(w, v, key, 1, 1000000, &c->batch_size);
+		return;
+	}
+	if (!strcmp(key, "batch_time")) {
+		yw_set_long(w, v, key, 0, 3600000, &c->batch_time_ms);
+		return;
+	}
+	char **dst = !strcmp(key, "url")             ? &c->url
+	             : !strcmp(key, "database")      ? &c->database
+	             : !strcmp(key, "username")      ? &c->username
+	             : !strcmp(key, "password")      ? &c->password
+	             : !strcmp(key, "password_file") ? &c->password_file
+	             : !strcmp(key, "org")           ? &c->org
+	             : !strcmp(key, "bucket")        ? &c->bucket
+	             : !strcmp(key, "token")         ? &c->token
+	             : !strcmp(key, "token_file")    ? &c->token_file
+	                                             : &c->measurement;
+	yw_set_str(w, v, key, dst);
+}
+
+static void http_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
+{
+	(void)k;
+	struct http_conf *c = ctx;
+	if (!strcmp(key, "listen"))
+		yw_set_str(w, v, key, &c->listen);
+	else if (!strcmp(key, "stale"))
+		yw_set_long(w, v, key, 1, 86400 * 366, &c->stale_s);
+	else
+		yw_set_long(w, v, key, 1, 86400, &c->refresh_s);
 }
 
 static void logging_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_node_t *v, void *ctx)
@@ -149,6 +220,15 @@ static void top_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_n
 		yw_set_str(w, v, key, &c->mqttpub);
 	} else if (!strcmp(key, "state_dir")) {
 		yw_set_str(w, v, key, &c->state_dir);
+	} else if (!strcmp(key, "influxdb")) {
+		c->influx.present = true;
+		if (!yw_is_null(v))
+			yw_each_pair(w, v, "'influxdb'", influx_keys, N(influx_keys), influx_pair, &c->influx);
+	} else if (!strcmp(key, "http")) {
+		/* http: with nothing under it: the exporter with its defaults */
+		c->http.present = true;
+		if (!yw_is_null(v))
+			yw_each_pair(w, v, "'http'", http_keys, N(http_keys), http_pair, &c->http);
 	} else if (v->type == YAML_SEQUENCE_NODE) { /* types_dir: [a, b] */
 		for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
 			yaml_node_t *item = yw_node(w, *i);
@@ -166,8 +246,7 @@ static void top_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_n
 int config_load_base(const char *file, const char *buf, size_t len, struct base_conf *out, struct cfg_diag *d)
 {
 	memset(out, 0, sizeof *out);
-	out->mqtt.qos = -1;
-	out->mqtt.retain = -1;
+	mqtt_settings_init(&out->mqtt.s);
 	struct yw w = { .file = file, .d = d };
 	bool syntax_error;
 	yaml_node_t *root = yw_load(&w, buf, len, &syntax_error);
@@ -175,8 +254,21 @@ int config_load_base(const char *file, const char *buf, size_t len, struct base_
 		yw_each_pair(&w, root, "config.yaml", top_keys, N(top_keys), top_pair, out);
 	if (!syntax_error)
 		yaml_document_delete(&w.doc);
-	if (out->mqtt.password && out->mqtt.password_file) {
+	struct mqtt_conf *m = &out->mqtt;
+	char why[256];
+	if (m->password && m->s.password_file) {
 		diag_add(d, file, 1, 1, "'mqtt' has both 'password' and 'password_file': keep one");
+		w.errors++;
+	} else if (out->influx.password && out->influx.password_file) {
+		diag_add(d, file, 1, 1, "'influxdb' has both 'password' and 'password_file': keep one");
+		w.errors++;
+	} else if (out->influx.token && out->influx.token_file) {
+		diag_add(d, file, 1, 1, "'influxdb' has both 'token' and 'token_file': keep one");
+		w.errors++;
+	} else if (mqtt_settings_check(&m->s, why, sizeof why) < 0) {
+		/* the options' names are mqttpub's: the keys are near enough */
+		diag_add(d, file, 1, 1, "'mqtt': %s (cert_file, key_file, ca_file, ca_path, password_file "
+		                        "are config.yaml's names)", why);
 		w.errors++;
 	}
 	return w.errors ? -1 : 0;
@@ -185,10 +277,13 @@ int config_load_base(const char *file, const char *buf, size_t len, struct base_
 void base_conf_free(struct base_conf *c)
 {
 	struct mqtt_conf *m = &c->mqtt;
-	char *strs[] = { m->host,    m->topic_prefix, m->username,  m->password, m->password_file,
-		         m->client_id, m->protocol,   m->ca_file,   m->ca_path,  m->cert_file,
-		         m->key_file,  m->tls_version, c->log_level, c->log_dir,  c->ha_prefix, c->mqttpub,
-		         c->state_dir };
+	for (size_t i = 0; i < m->nstrs; i++)
+		free(m->strs[i]);
+	struct influx_conf *in = &c->influx;
+	char *strs[] = { m->topic_prefix, m->password,   c->log_level,     c->log_dir,  c->ha_prefix,
+		         c->mqttpub,      c->state_dir,  in->url,          in->database, in->username,
+		         in->password,    in->password_file, in->org,         in->bucket,  in->token,
+		         in->token_file,  in->measurement, c->http.listen };
 	for (size_t i = 0; i < N(strs); i++)
 		free(strs[i]);
 	for (size_t i = 0; i < c->n_types_dirs; i++)

@@ -11,19 +11,35 @@
 #include <stddef.h>
 
 #include "base/strv.h"
+#include "sink/mqttset.h"
 
 /* Files larger than this are refused: no meter needs more. */
 #define CONFIG_MAX_BYTES (1 << 20)
 
+/* config.yaml's mqtt: section: the settings mqttpub's options take
+ * (sink/mqttset.h, one parser and one check for both), and what is not
+ * an option: the prefix and the password itself (which goes to env/). */
 struct mqtt_conf {
-	char *host, *topic_prefix, *username, *password, *password_file, *client_id, *protocol;
-	long port;           /* 0: mqttpub's default */
-	long qos;            /* -1: mqttpub's default */
-	int retain;          /* -1 unset, 0, 1 */
-	long keepalive;      /* 0: mqttpub's default */
-	bool tls;            /* tls: true, or a tls: mapping */
-	char *ca_file, *ca_path, *cert_file, *key_file, *tls_version;
-	bool tls_insecure;
+	struct mqtt_settings s; /* its strings are in strs */
+	char *topic_prefix, *password;
+	char *strs[24];
+	size_t nstrs;
+};
+
+/* influxdb: the InfluxDB writer's service (influxpub(1)); the options
+ * are its own, checked by running it with --check. */
+struct influx_conf {
+	bool present;
+	char *url, *database, *username, *password, *password_file;
+	char *org, *bucket, *token, *token_file, *measurement;
+	long batch_size, batch_time_ms; /* 0: influxpub's default */
+};
+
+/* http: the exporter and status page's service (mtrexport(1)). */
+struct http_conf {
+	bool present;
+	char *listen;
+	long stale_s, refresh_s; /* 0: mtrexport's default */
 };
 
 struct type_program {
@@ -42,6 +58,8 @@ struct base_conf {
 	size_t n_types;
 	char *mqttpub;       /* the publisher program, when not the usual one */
 	char *state_dir;     /* where each device's spool lives (<state_dir>/<id>) */
+	struct influx_conf influx;
+	struct http_conf http;
 };
 
 /* Returns 0 when the file is valid, -1 after adding errors to d.  An

@@ -70,6 +70,21 @@ static const struct {
 	                    1 to 10 s, kmpread polls every 300 s */
 } builtin_types[] = { { "dsmr", "p1read", 10 }, { "multical", "kmpread", 300 }, { "sml", "smlread", 10 } };
 
+/* What every built-in reader is run with before the device's own options
+ * (which come later and so win): a health line a minute, for mqttpub to
+ * publish (meter2mqtt(7), HEALTH). */
+static const char *const builtin_options[] = { "--health-interval=60", NULL };
+static const char *const no_options[] = { NULL };
+
+const char *const *reader_default_options(const char *reader)
+{
+	const char *slash = strrchr(reader, '/'), *name = slash ? slash + 1 : reader;
+	for (size_t i = 0; i < sizeof builtin_types / sizeof *builtin_types; i++)
+		if (strcmp(name, builtin_types[i].program) == 0)
+			return builtin_options;
+	return no_options;
+}
+
 long type_interval_s(const char *type)
 {
 	for (size_t i = 0; type && i < sizeof builtin_types / sizeof *builtin_types; i++)

@@ -29,6 +29,11 @@ char *type_program(const struct base_conf *b, const char *config_path, const cha
  * is not built in. */
 long type_interval_s(const char *type);
 
+/* The options mtrcfg puts before a device's own on the command line of
+ * reader (a path): for the built-in readers, by their name,
+ * --health-interval=60; for any other, none.  NULL-terminated. */
+const char *const *reader_default_options(const char *reader);
+
 /* Every type name known, sorted: for --list-types and did-you-mean. */
 void types_known(const struct base_conf *b, const char *config_path, struct strv *out);
 

@@ -19,6 +19,7 @@
 #include "svc/config.h"
 #include "svc/devconf.h"
 #include "svc/programs.h"
+#include "svc/sinks.h"
 #include "svc/spawn.h"
 
 /* `reader --list-options`: the option names it accepts, or none when it
@@ -119,10 +120,14 @@ static bool is_secret(const char *key)
 	       !strcmp(key, "auth_key_file");
 }
 
-/* reader [--check] --device=ID --key=value... */
+/* reader [--check] --device=ID [defaults] --key=value... */
 static char **reader_argv(const struct dev *d, bool check)
 {
-	char **v = argv_new(d->conf.n_opts + 3);
+	const char *const *defaults = reader_default_options(d->reader);
+	size_t ndefaults = 0;
+	while (defaults[ndefaults])
+		ndefaults++;
+	char **v = argv_new(d->conf.n_opts + ndefaults + 3);
 	size_t n = 0;
 	if (!v)
 		return NULL;
@@ -131,6 +136,8 @@ static char **reader_argv(const struct dev *d, bool check)
 		v[n++] = strdup("--check");
 	if (asprintf(&v[n++], "--device=%s", d->id) < 0)
 		v[n - 1] = NULL;
+	for (size_t i = 0; i < ndefaults; i++)
+		v[n++] = strdup(defaults[i]);
 	for (size_t i = 0; i < d->conf.n_opts; i++)
 		if (d->conf.opts[i].arg && !is_secret(d->conf.opts[i].key))
 			v[n++] = strdup(d->conf.opts[i].arg);
@@ -177,70 +184,39 @@ static long expire_after_s(const struct device_conf *c)
 	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
 }
 
+struct argv_build {
+	char **v;
+	size_t n;
+};
+
+static void add_mqtt_arg(const char *opt, const char *value, void *ctx)
+{
+	struct argv_build *a = ctx;
+	add_arg(&a->v, &a->n, opt, value);
+}
+
 /* mqttpub's command line for one device (never the password). */
 static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
                        const char *id, long expire_after, const char *spool)
 {
-	const struct mqtt_conf *m = &b->mqtt;
-	char **v = NULL, num[32];
-	size_t n = 0;
-	add_arg(&v, &n, mqttpub, NULL);
-	add_arg(&v, &n, "-h", m->host ? m->host : "localhost");
-	if (m->port) {
-		snprintf(num, sizeof num, "%ld", m->port);
-		add_arg(&v, &n, "-p", num);
-	}
-	if (m->topic_prefix)
-		add_arg(&v, &n, "-t", m->topic_prefix);
-	if (m->client_id) {
-		/* one client id per device: two connections with the same id
-		 * would throw each other off the broker */
-		char *cid;
-		if (asprintf(&cid, "%s-%s", m->client_id, id) >= 0) {
-			add_arg(&v, &n, "-i", cid);
-			free(cid);
-		}
-	}
-	if (m->qos >= 0) {
-		snprintf(num, sizeof num, "%ld", m->qos);
-		add_arg(&v, &n, "-q", num);
-	}
-	if (m->retain == 0)
-		add_arg(&v, &n, "--no-retain", NULL);
-	if (m->keepalive) {
-		snprintf(num, sizeof num, "%ld", m->keepalive);
-		add_arg(&v, &n, "-k", num);
-	}
-	if (m->protocol)
-		add_arg(&v, &n, "-V", m->protocol);
-	if (m->username)
-		add_arg(&v, &n, "-u", m->username);
-	if (m->password_file) {
-		char *p = path_beside(config_path, m->password_file);
-		add_arg(&v, &n, "--password-file", p ? p : m->password_file);
-		free(p);
-	}
-	const char *tls_files[][2] = { { "--cafile", m->ca_file },
-		                       { "--capath", m->ca_path },
-		                       { "--cert", m->cert_file },
-		                       { "--key", m->key_file } };
-	bool any_tls_file = false;
-	for (size_t i = 0; i < 4; i++)
-		if (tls_files[i][1]) {
-			char *p = path_beside(config_path, tls_files[i][1]);
-			add_arg(&v, &n, tls_files[i][0], p ? p : tls_files[i][1]);
-			free(p);
-			any_tls_file = true;
-		}
-	if (m->tls && !any_tls_file)
-		add_arg(&v, &n, "--tls", NULL);
-	if (m->tls_version)
-		add_arg(&v, &n, "--tls-version", m->tls_version);
-	if (m->tls_insecure)
-		add_arg(&v, &n, "--insecure-skip-verify", NULL);
+	char num[32], *keep[SERVICE_MQTT_KEEP];
+	struct argv_build a = { NULL, 0 };
+	char **v;
+	size_t n;
+	add_arg(&a.v, &a.n, mqttpub, NULL);
+	struct mqtt_settings s = service_mqtt(&b->mqtt, config_path, id, keep);
+	mqtt_settings_render(&s, true, add_mqtt_arg, &a);
+	service_mqtt_free(keep);
+	if (b->mqtt.topic_prefix)
+		add_arg(&a.v, &a.n, "-t", b->mqtt.topic_prefix);
+	v = a.v;
+	n = a.n;
 	/* so that its status topic is right before the first reading */
 	add_arg(&v, &n, "--type", type);
 	add_arg(&v, &n, "--device", id);
+	/* the sinks take the whole reading from PREFIX/TYPE/DEVICE */
+	if (b->influx.present || b->http.present)
+		add_arg(&v, &n, "--reading", NULL);
 	if (spool)
 		add_arg(&v, &n, "--spool", spool);
 	if (b->ha_enabled) {
@@ -266,6 +242,9 @@ struct pass {
 	bool check_only;
 	int errors;     /* config errors */
 	int failures;   /* runtime failures */
+	struct sink sinks[SINK_MAX];
+	size_t n_sinks;
+	bool sinks_ok;  /* every sink's program took its options */
 };
 
 bool device_file_name(const char *name)
@@ -290,9 +269,19 @@ static void load_base(struct pass *p)
 		buf = strdup("");
 	}
 	p->base_ok = config_load_base(p->env->config_path, buf, len, &p->base, &p->diag) == 0;
+	free(buf);
+	if (p->base_ok) {
+		/* the files as mqttpub will open them, beside config.yaml */
+		char *keep[SERVICE_MQTT_KEEP], why[512];
+		struct mqtt_settings s = service_mqtt(&p->base.mqtt, p->env->config_path, "", keep);
+		if (mqtt_settings_files_check(&s, why, sizeof why) < 0) {
+			diag_add(&p->diag, p->env->config_path, 0, 0, "'mqtt': %s", why);
+			p->base_ok = false;
+		}
+		service_mqtt_free(keep);
+	}
 	if (!p->base_ok)
 		p->errors++;
-	free(buf);
 }
 
 static void load_devices(struct pass *p)
@@ -570,9 +559,121 @@ static bool mqttpub_ok(struct pass *p, char **argv)
 	return ok;
 }
 
-static void sync_services(struct pass *p)
+/* Puts the service s where the scan directory has st: installs it, updates
+ * it (the supervisor restarts it), or rewrites its marker; leaves alone what
+ * mtrcfg did not make, and anything when its check failed (good false,
+ * reported by the check).  kind and what name it in the log.  True when it
+ * was installed. */
+static bool apply_service(struct pass *p, const struct svc *s, const struct svc_state *st, bool good,
+                          const char *kind, const char *what)
 {
 	char err[512];
+	if (st->exists && !st->generated) {
+		warnx("%s/%s exists and was not made by mtrcfg: leaving it alone", p->env->scan_dir, s->id);
+		p->failures++;
+	} else if (!good) {
+		/* reported by the check */
+	} else if (!st->exists) {
+		if (svc_install(p->scanfd, s, err, sizeof err) < 0) {
+			warnx("%s", err);
+			p->failures++;
+		} else {
+			logmsg(LOG_INFO, "Started %s: %s (%s)", kind, s->id, what);
+			return true;
+		}
+	} else if (st->checksum != s->checksum) {
+		logmsg(LOG_INFO, "Reloading %s %s (config changed)", kind, s->id);
+		if (svc_update(p->scanfd, s, p->env->sup, err, sizeof err) < 0) {
+			warnx("%s", err);
+			p->failures++;
+		}
+	} else if (st->validated != s->validated && svc_write_marker(p->scanfd, s, err, sizeof err) < 0) {
+		warnx("%s", err);
+		p->failures++;
+	}
+	return false;
+}
+
+/* The sinks' programs check their own options (--check), with the
+ * secrets they will have in env/. */
+static void check_sinks(struct pass *p)
+{
+	p->sinks_ok = true;
+	for (size_t i = 0; i < p->n_sinks; i++) {
+		const struct sink *k = &p->sinks[i];
+		const char *section = !strcmp(k->program, "influxpub") ? "influxdb" : "http";
+		if (!k->argv) {
+			diag_add(&p->diag, p->env->config_path, 0, 0, "'%s': %s is not installed (looked beside mtrcfg "
+			         "and along PATH)", section, k->program);
+			p->errors++;
+			p->sinks_ok = false;
+			continue;
+		}
+		size_t n = 0;
+		while (k->argv[n])
+			n++;
+		char **v = argv_new(n + 1);
+		char **env = sink_env(k, p->base.mqtt.password);
+		if (!v || !env) {
+			free(v);
+			sink_env_free(env);
+			p->failures++;
+			continue;
+		}
+		v[0] = k->argv[0];
+		v[1] = "--check";
+		for (size_t j = 1; j < n; j++)
+			v[j + 1] = k->argv[j];
+		struct job j = { .argv = v, .envp = env, .out = -1 };
+		jobs_run(&j, 1);
+		if (j.status != 0) {
+			char *m = j.output ? j.output : "";
+			m[strcspn(m, "\n")] = '\0';
+			diag_add(&p->diag, p->env->config_path, 0, 0, "'%s': %s --check rejects it: %s", section,
+			         k->program, m);
+			p->errors++;
+			p->sinks_ok = false;
+		}
+		free(j.output);
+		free(v);
+		sink_env_free(env);
+	}
+}
+
+static void sync_sinks(struct pass *p)
+{
+	for (size_t i = 0; i < p->n_sinks; i++) {
+		const struct sink *k = &p->sinks[i];
+		if (!k->argv)
+			continue;
+		char *logdir = device_log_dir(p, k->id);
+		struct svc_spec spec = { .id = k->id,
+			                 .type = k->program,
+			                 .source = p->env->config_path,
+			                 .sup = p->env->sup,
+			                 .pub_argv = k->argv,
+			                 .log_dir = logdir ? logdir : "/var/log/meter2mqtt",
+			                 .password = p->base.mqtt.password,
+			                 .influx_password = k->influx_password,
+			                 .influx_token = k->influx_token,
+			                 .log_level = p->base.log_level };
+		struct svc s;
+		if (svc_generate(&spec, &s) == 0) {
+			struct svc_state st;
+			svc_read_state(p->scanfd, k->id, &st);
+			if (apply_service(p, &s, &st, p->sinks_ok, "service", k->program) && p->env->sup == SUP_S6)
+				s6_scan(p->scanfd, false);
+			svc_free(&s);
+		} else {
+			warnx("%s: out of memory", k->id);
+			p->failures++;
+		}
+		free(logdir);
+	}
+}
+
+static void sync_services(struct pass *p)
+{
 	const char *pp = p->base.mqttpub;
 	char *mqttpub = !pp ? program_find(p->env->self_dir, "mqttpub") : strchr(pp, '/') ? path_beside(p->env->config_path, pp) : program_find(p->env->self_dir, pp);
 	if (!mqttpub) {
@@ -611,29 +712,8 @@ static void sync_services(struct pass *p)
 				pub_good = mqttpub_ok(p, pargv);
 				checked_pub = true;
 			}
-			if (st->exists && !st->generated) {
-				warnx("%s/%s exists and was not made by mtrcfg: leaving it alone", p->env->scan_dir, dv->id);
-				p->failures++;
-			} else if (changes && !pub_good) {
-				/* reported once by mqttpub_ok */
-			} else if (!st->exists) {
-				if (svc_install(p->scanfd, &s, err, sizeof err) < 0) {
-					warnx("%s", err);
-					p->failures++;
-				} else {
-					logmsg(LOG_INFO, "Started device: %s (%s)", dv->id, dv->conf.type);
-					started = true;
-				}
-			} else if (st->checksum != s.checksum) {
-				logmsg(LOG_INFO, "Reloading device %s (config changed)", dv->id);
-				if (svc_update(p->scanfd, &s, p->env->sup, err, sizeof err) < 0) {
-					warnx("%s", err);
-					p->failures++;
-				}
-			} else if (st->validated != s.validated && svc_write_marker(p->scanfd, &s, err, sizeof err) < 0) {
-				warnx("%s", err);
-				p->failures++;
-			}
+			if (apply_service(p, &s, st, !changes || pub_good, "device", dv->conf.type))
+				started = true;
 			svc_free(&s);
 		} else {
 			warnx("%s: out of memory", dv->id);
@@ -656,7 +736,15 @@ static bool device_file_present(const struct pass *p, const char *id)
 	return false;
 }
 
-/* Generated services whose device file is gone. */
+static bool sink_configured(const struct pass *p, const char *id)
+{
+	for (size_t i = 0; i < p->n_sinks; i++)
+		if (!strcmp(p->sinks[i].id, id))
+			return true;
+	return false;
+}
+
+/* Generated services whose device file, or config.yaml section, is gone. */
 static void remove_stale(struct pass *p)
 {
 	DIR *d = svc_scan_open(p->scanfd);
@@ -665,7 +753,7 @@ static void remove_stale(struct pass *p)
 	struct strv gone = { 0 };
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || device_file_present(p, e->d_name))
+		if (e->d_name[0] == '.' || device_file_present(p, e->d_name) || sink_configured(p, e->d_name))
 			continue;
 		struct svc_state st;
 		svc_read_state(p->scanfd, e->d_name, &st);
@@ -679,7 +767,7 @@ static void remove_stale(struct pass *p)
 			warnx("%s", err);
 			p->failures++;
 		} else {
-			logmsg(LOG_INFO, "Stopped device: %s", gone.v[i]);
+			logmsg(LOG_INFO, "Stopped %s: %s", strchr(gone.v[i], '.') ? "service" : "device", gone.v[i]);
 		}
 	}
 	strv_free(&gone);
@@ -698,6 +786,7 @@ static void pass_free(struct pass *p)
 		device_conf_free(&dv->conf);
 	}
 	free(p->devs);
+	sinks_free(p->sinks, p->n_sinks);
 	base_conf_free(&p->base);
 	diag_free(&p->diag);
 }
@@ -710,9 +799,16 @@ int reconcile(struct reconcile_env *e, int scanfd, bool check_only)
 		load_devices(&p);
 		resolve_readers(&p);
 		validate(&p);
+		p.n_sinks = sinks_build(&p.base, e->config_path, e->self_dir, p.sinks);
+		check_sinks(&p);
+	}
+	/* A sink's section is config.yaml's, and the devices' publishers
+	 * depend on it (--reading): refused, it leaves everything as it is. */
+	if (p.base_ok && p.sinks_ok) {
 		if (!check_only && scanfd >= 0) {
 			svc_collect(scanfd);
 			sync_services(&p);
+			sync_sinks(&p);
 			remove_stale(&p);
 		}
 	} else if (!check_only) {

@@ -36,7 +36,7 @@ static int job_start(struct job *j)
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
-	int r = posix_spawn(&j->pid, j->argv[0], &fa, &at, j->argv, environ);
+	int r = posix_spawn(&j->pid, j->argv[0], &fa, &at, j->argv, j->envp ? j->envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (r) {

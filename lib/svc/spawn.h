@@ -10,6 +10,7 @@
 
 struct job {
 	char **argv;
+	char **envp;      /* NULL: this program's environment */
 	pid_t pid;
 	int out;          /* memfd: stdout and stderr */
 	int64_t deadline;

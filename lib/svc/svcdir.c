@@ -83,18 +83,44 @@ static void sb_comment_text(struct sbuf *b, const char *s)
 
 /* ---- the service ---- */
 
-static char *run_script(const struct svc_spec *sp)
+/* What the run script is, where it comes from, and its stderr joined to
+ * stdout for the logger. */
+static void sb_header(struct sbuf *b, const struct svc_spec *sp)
+{
+	bool device = sp->reader_argv != NULL;
+	sb_str(b, device ? "#!/bin/sh\n# meter2mqtt device " : "#!/bin/sh\n# meter2mqtt service ");
+	sb_comment_text(b, sp->id);
+	sb_str(b, device ? " (type " : " (");
+	sb_comment_text(b, sp->type);
+	sb_str(b, ") from ");
+	sb_comment_text(b, sp->source);
+	sb_str(b, device ? ".\n# Written by mtrcfg(1): edit the device file, not this one.\n"
+	                 : ".\n# Written by mtrcfg(1): edit config.yaml, not this one.\n");
+	sb_str(b, "exec 2>&1\n");
+}
+
+/* A sink: one program, its secrets from ./env. */
+static char *sink_run_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
-	sb_str(&b, "#!/bin/sh\n# meter2mqtt device ");
-	sb_comment_text(&b, sp->id);
-	sb_str(&b, " (type ");
-	sb_comment_text(&b, sp->type);
-	sb_str(&b, ") from ");
-	sb_comment_text(&b, sp->source);
-	sb_str(&b, ".\n# Written by mtrcfg(1): edit the device file, not this one.\n"
-	           "exec 2>&1\n"
-	           "if [ \"$1\" != pipeline ]; then\n"
+	sb_header(&b, sp);
+	sb_str(&b, sp->sup == SUP_RUNIT ? "exec chpst -e ./env " : "exec s6-envdir ./env ");
+	sb_argv(&b, sp->pub_argv);
+	sb_str(&b, "\n");
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s;
+}
+
+static char *run_script(const struct svc_spec *sp)
+{
+	if (!sp->reader_argv)
+		return sink_run_script(sp);
+	struct sbuf b = { 0 };
+	sb_header(&b, sp);
+	sb_str(&b, "if [ \"$1\" != pipeline ]; then\n"
 	           "\t# Secrets come from ./env, never from a command line; a process\n"
 	           "\t# group of its own lets one stop reach the reader and mqttpub.\n");
 	if (sp->sup == SUP_RUNIT)
@@ -178,6 +204,10 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 		r |= add_file(out, "env/P1_KEY", env_value(sp->p1_key), 0600);
 	if (sp->p1_auth_key)
 		r |= add_file(out, "env/P1_AUTH_KEY", env_value(sp->p1_auth_key), 0600);
+	if (sp->influx_password)
+		r |= add_file(out, "env/INFLUX_PASSWORD", env_value(sp->influx_password), 0600);
+	if (sp->influx_token)
+		r |= add_file(out, "env/INFLUX_TOKEN", env_value(sp->influx_token), 0600);
 	if (r || !out->id || !out->log_dir) {
 		svc_free(out);
 		return -1;

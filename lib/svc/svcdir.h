@@ -36,11 +36,14 @@ struct svc {
 	char *log_dir;      /* the logger's directory (log/run makes it) */
 };
 
+/* A device's service runs its reader piped into its publisher; a
+ * gateway-wide one (a sink: reader_argv NULL) runs pub_argv alone. */
 struct svc_spec {
 	const char *id, *type, *source;
 	enum supervisor sup;
 	char *const *reader_argv;  /* absolute program path first */
 	char *const *pub_argv;     /* likewise */
+	const char *influx_password, *influx_token; /* a sink's secrets */
 	const char *log_dir;       /* this device's log directory */
 	const char *password;      /* NULL: none */
 	const char *p1_key;        /* an encrypted meter's keys, NULL: none */

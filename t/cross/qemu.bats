@@ -78,13 +78,15 @@ PY
 }
 
 @test "p1sim: every profile writes the same telegrams, meter ids and CRCs" {
-	local p s
+	local p s plain=0
 	for p in $("$N/p1sim" --list-profiles | awk '{ print $1 }'); do
 		for s in 1 2; do
 			same_output "profile $p seed $s" p1sim -P "$p" -n 3 -f --seed "$s" --start-time 2026-11-27T10:00:00Z
 		done
+		# the encrypted profiles write binary frames: no text to see
+		grep -aq '^0-0:96.1.1(' "$TMP/x.out" && plain=$((plain + 1))
 	done
-	grep -q '^0-0:96.1.1(' "$TMP/x.out" || fail "no equipment id in the last telegrams"
+	[ "$plain" -ge 5 ] || fail "only $plain profiles wrote telegrams with an equipment id"
 }
 
 @test "p1sim with faults: the same bit flips, cuts and garbage from the same seed" {
