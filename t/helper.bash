@@ -80,6 +80,30 @@ start_broker() {
 
 port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# broker_up: a mosquitto on $BROKER_PORT that keeps its sessions on disk in
+# $TMP, so that a persistent subscriber (-c) and what is queued for it
+# survive broker_down and a new broker_up on the same port; its log goes on
+# in $TMP/mosquitto.log.  Sets BROKER_PID.
+broker_up() {
+	{
+		echo "listener $BROKER_PORT 127.0.0.1"
+		echo "allow_anonymous true"
+		echo "persistence true"
+		echo "persistence_location $TMP/"
+		echo "user $(id -un)"
+		echo "max_queued_messages 100000"
+	} > "$TMP/persist.conf"
+	mosquitto -c "$TMP/persist.conf" >> "$TMP/mosquitto.log" 2>&1 &
+	BROKER_PID=$!
+	track_pid "$BROKER_PID"
+	wait_for 50 port_listening "$BROKER_PORT"
+}
+
+broker_down() {
+	kill -TERM "$BROKER_PID"
+	wait_gone "$BROKER_PID" 50
+}
+
 # start_pty_pair NAME: two linked pseudo-terminals $TMP/NAME.a and
 # $TMP/NAME.b (a socat process, tracked); sets PTY_PID.
 start_pty_pair() {

@@ -169,6 +169,26 @@ EOF
 	[ "$output" -eq 0 ]
 }
 
+# A supervisor stops the reader and mqttpub with one signal (their process
+# group): what the reader writes on its way out still reaches the broker.
+@test "SIGTERM: what the input brings until it ends (1 s at most) is still published" {
+	start_broker
+	mosquitto_sub -p "$BROKER_PORT" -t meters/dsmr/main/p > "$TMP/got" &
+	track_pid $!
+	mqttpub_on_fifo -p "$BROKER_PORT" --type dsmr --device main
+	local pid=$MQTTPUB_PID
+	wait_for 50 grep -q 'as m2m-main' "$TMP/mosquitto.log"
+	kill -TERM "$pid"
+	echo '{"type":"dsmr","device":"main","values":{"p":{"value":8}}}' >&7
+	exec 7>&-
+	local rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	wait_for 50 test -s "$TMP/got"
+	run cat "$TMP/got"
+	assert_output 8
+}
+
 @test "username and password from MQTT_PASSWORD and from a file; a wrong one is fatal" {
 	mosquitto_passwd -c -b "$TMP/passwd" meter s3cret
 	start_broker "user $(id -un)" "password_file $TMP/passwd" "allow_anonymous false"

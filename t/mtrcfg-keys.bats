@@ -5,12 +5,8 @@
 load helper
 load mtrcfg-lib
 
-setup() { setup_tmp; SCAN_PID=; }
-teardown() {
-	stop_supervision
-	kill_tracked
-	[ -z "$(procs_left)" ]
-}
+setup() { supervised_setup; }
+teardown() { supervised_teardown; }
 
 KEY=D491470F47126332B07D1923B3504188
 

@@ -95,6 +95,15 @@ start_runit() {
 	track_pid "$SCAN_PID"
 }
 
+# setup and teardown of a test with a scanner: supervised_setup, then
+# supervised_teardown stops it all and fails if anything is left.
+supervised_setup() { setup_tmp; SCAN_PID=; }
+supervised_teardown() {
+	stop_supervision
+	kill_tracked
+	[ -z "$(procs_left)" ]
+}
+
 # Stops the scanner and every supervisor and service below it, then makes
 # sure nothing of this test is left.
 stop_supervision() {

@@ -4,12 +4,8 @@
 load helper
 load mtrcfg-lib
 
-setup() { setup_tmp; SCAN_PID=; }
-teardown() {
-	stop_supervision
-	kill_tracked
-	[ -z "$(procs_left)" ]
-}
+setup() { supervised_setup; }
+teardown() { supervised_teardown; }
 
 start_watch() {
 	mtrcfg -c "$TMP/etc/config.yaml" -o "$TMP/scan" -s s6 -w --debounce 200 > "$TMP/watch.log" 2>&1 &

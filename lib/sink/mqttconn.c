@@ -36,10 +36,18 @@ static const char *host_of(const struct mqttconn *c) { return c->s->host; }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
 {
-	(void)m, (void)flags;
+	(void)m;
 	struct mqttconn *c = obj;
 	c->cb_connack = true;
 	c->cb_connack_rc = rc;
+	/* Accepted without our session (a broker restarted without keeping
+	 * it): it would answer the PUBREL libmosquitto now sends again for a
+	 * message it took but never released as if all were well.  So every
+	 * unacknowledged message goes out anew, and at once, before an
+	 * answer to those can be taken for its acknowledgement: at least
+	 * once, never lost.  (Nothing is in flight on a first connection.) */
+	if (rc == 0 && !(flags & 1))
+		queue_unsend_all(c->q);
 	uint16_t rm = 0;
 	c->cb_receive_max = mosquitto_property_read_int16(props, MQTT_PROP_RECEIVE_MAXIMUM, &rm, false) ? rm : 0;
 }

@@ -21,9 +21,11 @@
  * connection: the first connection of a run clears whatever an earlier run
  * left at the broker, and later ones resume it, so that libmosquitto
  * completes each QoS 2 handshake where it stopped (exactly once, also
- * across a broker restart when the broker keeps its sessions).  Under MQTT
- * 5 every unacknowledged message is sent anew after a lost connection: at
- * least once. */
+ * across a broker restart when the broker keeps its sessions).  A broker
+ * that accepts us without the session has forgotten what it had taken and
+ * not released: every unacknowledged message is sent anew (at least once).
+ * Under MQTT 5 every unacknowledged message is sent anew after a lost
+ * connection: at least once. */
 #ifndef M2M_MQTTCONN_H
 #define M2M_MQTTCONN_H
 

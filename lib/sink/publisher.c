@@ -318,6 +318,9 @@ static void on_signal(int sig)
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* After a stop signal, how long the input is still read. */
+#define STOP_READ_MS 1000
+
 /* A message is in the spool before it goes to the broker. */
 static void pump(struct publisher *p, int64_t now)
 {
@@ -348,13 +351,18 @@ int pub_run(struct publisher *p)
 	catch_signals(&orig);
 
 	bool draining = false;
-	int64_t drain_deadline = 0;
+	int64_t drain_deadline = 0, stop_read_end = 0;
 	for (;;) {
 		int64_t now = mono_ms();
-		if (signals && !p->in.eof) {
+		/* A stop reaches the reader too (one process group): what it
+		 * writes on its way out is read until the input ends, for
+		 * STOP_READ_MS at most, so that nothing in the pipe is lost. */
+		if (signals && !p->in.eof && !stop_read_end) {
 			logmsg(LOG_INFO, "%s: delivering what is queued, then exiting", strsignal(last_signal));
-			p->in.eof = true;
+			stop_read_end = now + STOP_READ_MS;
 		}
+		if (stop_read_end && now >= stop_read_end)
+			p->in.eof = true;
 		if (signals > 1)
 			return pub_finish(p, true); /* asked twice: now */
 		if (p->in.eof && !draining) {
@@ -364,6 +372,10 @@ int pub_run(struct publisher *p)
 		if (draining) {
 			if (p->conn.state == MC_IDLE || q->count == 0)
 				return pub_finish(p, false);
+			/* Stopped with the broker away: the spool keeps it all, and
+			 * the next run (a reload's new pipeline) needs its lock now. */
+			if (signals && p->out.spooling && p->conn.state != MC_CONNECTED)
+				return pub_finish(p, true);
 			if (now >= drain_deadline)
 				return pub_finish(p, signals != 0);
 		}
@@ -394,6 +406,8 @@ int pub_run(struct publisher *p)
 			wake = min64(wake, p->health_due_ms);
 		if (draining)
 			wake = min64(wake, drain_deadline);
+		else if (stop_read_end)
+			wake = min64(wake, stop_read_end);
 		struct timespec ts = { 0, 0 };
 		if (wake > now) {
 			ts.tv_sec = (wake - now) / 1000;
