@@ -360,6 +360,10 @@ int pub_run(struct publisher *p)
 		if (signals && !p->in.eof && !stop_read_end) {
 			logmsg(LOG_INFO, "%s: delivering what is queued, then exiting", strsignal(last_signal));
 			stop_read_end = now + STOP_READ_MS;
+			/* Is the broker back?  One attempt now, not at the end of
+			 * the backoff: it decides whether to wait for it. */
+			if (p->conn.state == MC_WAIT)
+				p->conn.next_attempt_ms = now;
 		}
 		if (stop_read_end && now >= stop_read_end)
 			p->in.eof = true;
@@ -372,9 +376,11 @@ int pub_run(struct publisher *p)
 		if (draining) {
 			if (p->conn.state == MC_IDLE || q->count == 0)
 				return pub_finish(p, false);
-			/* Stopped with the broker away: the spool keeps it all, and
-			 * the next run (a reload's new pipeline) needs its lock now. */
-			if (signals && p->out.spooling && p->conn.state != MC_CONNECTED)
+			/* Stopped with the broker away (the attempt made at the stop
+			 * failed too): the spool keeps it all, and the next run (a
+			 * reload's new pipeline) needs its lock now. */
+			if (signals && p->out.spooling && p->conn.state == MC_WAIT &&
+			    p->conn.next_attempt_ms > stop_read_end - STOP_READ_MS)
 				return pub_finish(p, true);
 			if (now >= drain_deadline)
 				return pub_finish(p, signals != 0);
