@@ -128,7 +128,9 @@ static char *run_script(const struct svc_spec *sp)
 	else
 		sb_str(&b, "\texec s6-setsid -q -g s6-envdir ./env ./run pipeline\n");
 	sb_str(&b, "fi\n"
-	           "trap 'trap \"\" TERM; kill -TERM 0; exit 143' TERM INT HUP\n");
+	           "# A stop ends the reader and mqttpub, and waits for them: mqttpub\n"
+	           "# reads the reader's last lines and keeps what it holds first.\n"
+	           "trap 'trap \"\" TERM; kill -TERM 0; wait; exit 143' TERM INT HUP\n");
 	sb_argv(&b, sp->reader_argv);
 	sb_str(&b, " |\n\t");
 	sb_argv(&b, sp->pub_argv);
