@@ -96,12 +96,23 @@ build/asan/t/%: build/asan/obj/t/tools/%.o build/asan/libm2m.a
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< build/asan/libm2m.a $(LDLIBS_ALL)
 test-tools: $(addprefix build/t/,$(TEST_TOOLS))
 
--include $(shell find build/obj build/asan/obj -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/asan/obj build/fuzz/obj -name '*.d' 2>/dev/null)
 
 # ---- fuzz harnesses (libFuzzer): t/fuzz/NAME.c -> build/fuzz/NAME ----
-build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(LIB_HDR) | build/fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(filter-out -Werror,$(M2M_CFLAGS)) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+# The library is instrumented once (build/fuzz/libm2m.a), not once per
+# harness; clang's warnings are not gcc's, so no -Werror here (make
+# replay builds the same harnesses with it).
+FUZZ_SAN   = -g -O1 -fno-sanitize-recover=all
+FUZZ_OBJ   = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c build/paths.stamp
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined $(filter-out -Werror,$(M2M_CFLAGS)) \
+		$(DEPFLAGS) -c -o $@ $<
+build/fuzz/libm2m.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: t/fuzz/%.c build/fuzz/libm2m.a | build/fuzz
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer,address,undefined $(filter-out -Werror,$(M2M_CFLAGS)) \
+		-o $@ $< build/fuzz/libm2m.a $(LDLIBS_ALL)
 fuzz-build: $(addprefix build/fuzz/,$(FUZZERS))
 fuzz: fuzz-build
 	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus-$$f; \
@@ -130,8 +141,10 @@ lint:
 # Each suite runs the same tests: first the normal binaries, then the
 # sanitizer ones ahead of them on PATH.  t/run-bats prints the closing
 # "N passed, N failed, N skipped" line.
+# Builds use every core (make check is often run without -j).
+NPROC     := $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory all test-tools asan replay
+	@$(MAKE) --no-print-directory -j$(NPROC) all test-tools asan replay fuzz-build
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory fuzz-short
 	@t/run-bats "$(CURDIR)/bin" "$(CURDIR)/build/t" normal
