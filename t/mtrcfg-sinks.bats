@@ -55,8 +55,8 @@ teardown() { kill_tracked; }
 	assert_line "mtrcfg: Started service: sink.influxdb (influxpub)"
 	assert_line "mtrcfg: Started service: sink.http (mtrexport)"
 	local i=$TMP/scan/sink.influxdb h=$TMP/scan/sink.http
-	grep -qx "exec chpst -e ./env '$TOP/bin/influxpub' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-influxdb' '-w' 'http://127.0.0.1:8086' '-d' 'meters' '--influx-user' 'gw'" "$i/run"
-	grep -qx "exec chpst -e ./env '$TOP/bin/mtrexport' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-http' '-l' '127.0.0.1:9644' '--stale' '30'" "$h/run"
+	grep -qx "exec chpst -e ./env '[^']*/influxpub' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-influxdb' '-w' 'http://127.0.0.1:8086' '-d' 'meters' '--influx-user' 'gw'" "$i/run"
+	grep -qx "exec chpst -e ./env '[^']*/mtrexport' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-http' '-l' '127.0.0.1:9644' '--stale' '30'" "$h/run"
 	[ "$(stat -c %a "$i/env/INFLUX_PASSWORD")" = 600 ]
 	[ "$(cat "$i/env/INFLUX_PASSWORD")" = 'in flux$(x)' ]
 	[ "$(cat "$i/env/MQTT_PASSWORD")" = mq-secret ]
