@@ -119,13 +119,13 @@ fuzz: fuzz-build
 		echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
 		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			build/fuzz/corpus-$$f t/fuzz/seeds/$$f || exit 1; done
-fuzz-short: fuzz-build
-	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus-$$f; \
-		echo "fuzz: $$f for $(CHECK_FUZZ_SECONDS) s"; \
-		build/fuzz/$$f -max_total_time=$(CHECK_FUZZ_SECONDS) \
-			build/fuzz/corpus-$$f t/fuzz/seeds/$$f >build/fuzz/$$f.log 2>&1 \
-			|| { tail -40 build/fuzz/$$f.log; echo "fuzz: $$f found a crash"; exit 1; }; \
-		echo "fuzz: $$f: $$(grep -c . build/fuzz/$$f.log) log lines, no crash"; done
+# Each harness for CHECK_FUZZ_SECONDS, as many at once as make -j allows.
+fuzz-short: $(addprefix fuzz-short-,$(FUZZERS))
+fuzz-short-%: build/fuzz/%
+	@mkdir -p build/fuzz/corpus-$*
+	@build/fuzz/$* -max_total_time=$(CHECK_FUZZ_SECONDS) build/fuzz/corpus-$* t/fuzz/seeds/$* \
+		>build/fuzz/$*.log 2>&1 || { tail -40 build/fuzz/$*.log; echo "fuzz: $* found a crash"; exit 1; }
+	@echo "fuzz: $* for $(CHECK_FUZZ_SECONDS) s: $$(grep -c . build/fuzz/$*.log) log lines, no crash"
 
 build/fuzz:
 	mkdir -p $@
@@ -146,7 +146,7 @@ NPROC     := $(shell nproc 2>/dev/null || echo 2)
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all test-tools asan replay fuzz-build
 	@$(MAKE) --no-print-directory lint
-	@$(MAKE) --no-print-directory fuzz-short
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-short
 	@t/run-bats "$(CURDIR)/bin" "$(CURDIR)/build/t" normal
 	@t/run-bats "$(CURDIR)/build/asan/bin" "$(CURDIR)/build/asan/t" asan
 
