@@ -57,6 +57,42 @@ void argv_free(char **v)
 	free(v);
 }
 
+static void argv_word(struct argv_build *a, const char *word)
+{
+	char **g = a->oom ? NULL : realloc(a->v, (a->n + 2) * sizeof *a->v);
+	char *w = g ? strdup(word) : NULL;
+	if (g)
+		a->v = g;
+	if (!w) {
+		a->oom = true;
+		return;
+	}
+	a->v[a->n++] = w;
+	a->v[a->n] = NULL;
+}
+
+void argv_add(struct argv_build *a, const char *opt, const char *value)
+{
+	argv_word(a, opt);
+	if (value)
+		argv_word(a, value);
+}
+
+void argv_add_long(struct argv_build *a, const char *opt, long value)
+{
+	char num[24];
+	snprintf(num, sizeof num, "%ld", value);
+	argv_add(a, opt, num);
+}
+
+char **argv_built(struct argv_build *a)
+{
+	if (!a->oom)
+		return a->v;
+	argv_free(a->v);
+	return NULL;
+}
+
 int edit_distance(const char *a, const char *b, int cap)
 {
 	size_t la = strlen(a), lb = strlen(b);

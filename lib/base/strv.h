@@ -21,6 +21,18 @@ void strv_free(struct strv *s);
 char **argv_new(size_t cap);
 void argv_free(char **v);
 
+/* An argv built a word at a time.  Once memory runs out, oom is set and
+ * the rest is not added: argv_built then frees it all and gives NULL. */
+struct argv_build {
+	char **v;
+	size_t n;
+	bool oom;
+};
+/* opt, then value unless it is NULL. */
+void argv_add(struct argv_build *a, const char *opt, const char *value);
+void argv_add_long(struct argv_build *a, const char *opt, long value);
+char **argv_built(struct argv_build *a);
+
 /* Levenshtein distance, capped: returns at most cap + 1. */
 int edit_distance(const char *a, const char *b, int cap);
 /* The candidate closest to word when it is close enough to be a likely

@@ -153,18 +153,6 @@ static uint64_t validation_key(const struct dev *d)
 	return h | 1; /* never 0, which means "never validated" */
 }
 
-static void add_arg(char ***v, size_t *n, const char *a, const char *b)
-{
-	char **g = realloc(*v, (*n + 3) * sizeof **v);
-	if (!g)
-		return;
-	*v = g;
-	g[(*n)++] = strdup(a);
-	if (b)
-		g[(*n)++] = strdup(b);
-	g[*n] = NULL;
-}
-
 /* Home Assistant's expire_after for a device: three of its intervals (a
  * late or lost reading is no outage), a minute at least.  The interval is
  * the device's poll_interval or interval, else its built-in type's; 0 (no
@@ -184,51 +172,29 @@ static long expire_after_s(const struct device_conf *c)
 	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
 }
 
-struct argv_build {
-	char **v;
-	size_t n;
-};
-
-static void add_mqtt_arg(const char *opt, const char *value, void *ctx)
-{
-	struct argv_build *a = ctx;
-	add_arg(&a->v, &a->n, opt, value);
-}
-
 /* mqttpub's command line for one device (never the password). */
 static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
                        const char *id, long expire_after, const char *spool)
 {
-	char num[32], *keep[SERVICE_MQTT_KEEP];
-	struct argv_build a = { NULL, 0 };
-	char **v;
-	size_t n;
-	add_arg(&a.v, &a.n, mqttpub, NULL);
-	struct mqtt_settings s = service_mqtt(&b->mqtt, config_path, id, keep);
-	mqtt_settings_render(&s, true, add_mqtt_arg, &a);
-	service_mqtt_free(keep);
-	if (b->mqtt.topic_prefix)
-		add_arg(&a.v, &a.n, "-t", b->mqtt.topic_prefix);
-	v = a.v;
-	n = a.n;
+	struct argv_build a = { 0 };
+	argv_add(&a, mqttpub, NULL);
+	service_broker_args(&a, b, config_path, id, true);
 	/* so that its status topic is right before the first reading */
-	add_arg(&v, &n, "--type", type);
-	add_arg(&v, &n, "--device", id);
+	argv_add(&a, "--type", type);
+	argv_add(&a, "--device", id);
 	/* the sinks take the whole reading from PREFIX/TYPE/DEVICE */
 	if (b->influx.present || b->http.present)
-		add_arg(&v, &n, "--reading", NULL);
+		argv_add(&a, "--reading", NULL);
 	if (spool)
-		add_arg(&v, &n, "--spool", spool);
+		argv_add(&a, "--spool", spool);
 	if (b->ha_enabled) {
-		add_arg(&v, &n, "--homeassistant", NULL);
+		argv_add(&a, "--homeassistant", NULL);
 		if (b->ha_prefix)
-			add_arg(&v, &n, "--ha-prefix", b->ha_prefix);
-		if (expire_after > 0) {
-			snprintf(num, sizeof num, "%ld", expire_after);
-			add_arg(&v, &n, "--expire-after", num);
-		}
+			argv_add(&a, "--ha-prefix", b->ha_prefix);
+		if (expire_after > 0)
+			argv_add_long(&a, "--expire-after", expire_after);
 	}
-	return v;
+	return argv_built(&a);
 }
 
 struct pass {

@@ -10,44 +10,13 @@
 #include "sink/mqttset.h"
 #include "svc/programs.h"
 
-struct argv_build {
-	char **v;
-	size_t n;
-	bool oom;
-};
-
-static void add(struct argv_build *a, const char *word)
-{
-	char **g = a->oom ? NULL : realloc(a->v, (a->n + 2) * sizeof *a->v);
-	char *w = g ? strdup(word) : NULL;
-	if (!w) {
-		a->oom = true;
-		return;
-	}
-	a->v = g;
-	a->v[a->n++] = w;
-	a->v[a->n] = NULL;
-}
-
-static void add_opt(const char *opt, const char *value, void *ctx)
-{
-	add(ctx, opt);
-	if (value)
-		add(ctx, value);
-}
-
-static void add_long(struct argv_build *a, const char *opt, long v)
-{
-	char num[24];
-	snprintf(num, sizeof num, "%ld", v);
-	add_opt(opt, num, a);
-}
+static void add_opt(const char *opt, const char *value, void *ctx) { argv_add(ctx, opt, value); }
 
 /* A file named in config.yaml, beside config.yaml. */
 static void add_file(struct argv_build *a, const char *opt, const char *config_path, const char *file)
 {
 	char *p = path_beside(config_path, file);
-	add_opt(opt, p ? p : file, a);
+	argv_add(a, opt, p ? p : file);
 	free(p);
 }
 
@@ -71,64 +40,54 @@ void service_mqtt_free(char *keep[SERVICE_MQTT_KEEP])
 		free(keep[i]);
 }
 
-/* The broker as the devices' mqttpub has it, with a client id of the
- * sink's own, and the prefix. */
-static void add_broker(struct argv_build *a, const struct base_conf *b, const char *config_path, const char *suffix)
+void service_broker_args(struct argv_build *a, const struct base_conf *b, const char *config_path,
+                         const char *client_suffix, bool publisher)
 {
 	char *keep[SERVICE_MQTT_KEEP];
-	struct mqtt_settings s = service_mqtt(&b->mqtt, config_path, suffix, keep);
-	mqtt_settings_render(&s, false, add_opt, a);
+	struct mqtt_settings s = service_mqtt(&b->mqtt, config_path, client_suffix, keep);
+	mqtt_settings_render(&s, publisher, add_opt, a);
 	service_mqtt_free(keep);
 	if (b->mqtt.topic_prefix)
-		add_opt("-t", b->mqtt.topic_prefix, a);
-}
-
-/* The argv built, or NULL when memory ran out on the way. */
-static char **built(struct argv_build *a)
-{
-	if (!a->oom)
-		return a->v;
-	argv_free(a->v);
-	return NULL;
+		argv_add(a, "-t", b->mqtt.topic_prefix);
 }
 
 static char **influx_argv(const struct base_conf *b, const char *config_path, const char *program)
 {
 	const struct influx_conf *c = &b->influx;
 	struct argv_build a = { 0 };
-	add(&a, program);
-	add_broker(&a, b, config_path, "influxdb");
-	add_opt("-w", c->url ? c->url : "http://localhost:8086", &a);
+	argv_add(&a, program, NULL);
+	service_broker_args(&a, b, config_path, "influxdb", false);
+	argv_add(&a, "-w", c->url ? c->url : "http://localhost:8086");
 	const char *text[][2] = { { "-d", c->database },        { "--org", c->org },
 		                  { "--bucket", c->bucket },     { "--influx-user", c->username },
 		                  { "--measurement", c->measurement } };
 	for (size_t i = 0; i < sizeof text / sizeof *text; i++)
 		if (text[i][1])
-			add_opt(text[i][0], text[i][1], &a);
+			argv_add(&a, text[i][0], text[i][1]);
 	if (c->password_file)
 		add_file(&a, "--influx-password-file", config_path, c->password_file);
 	if (c->token_file)
 		add_file(&a, "--token-file", config_path, c->token_file);
 	if (c->batch_size)
-		add_long(&a, "--batch-size", c->batch_size);
+		argv_add_long(&a, "--batch-size", c->batch_size);
 	if (c->batch_time_ms)
-		add_long(&a, "--batch-time", c->batch_time_ms);
-	return built(&a);
+		argv_add_long(&a, "--batch-time", c->batch_time_ms);
+	return argv_built(&a);
 }
 
 static char **http_argv(const struct base_conf *b, const char *config_path, const char *program)
 {
 	const struct http_conf *c = &b->http;
 	struct argv_build a = { 0 };
-	add(&a, program);
-	add_broker(&a, b, config_path, "http");
+	argv_add(&a, program, NULL);
+	service_broker_args(&a, b, config_path, "http", false);
 	if (c->listen)
-		add_opt("-l", c->listen, &a);
+		argv_add(&a, "-l", c->listen);
 	if (c->stale_s)
-		add_long(&a, "--stale", c->stale_s);
+		argv_add_long(&a, "--stale", c->stale_s);
 	if (c->refresh_s)
-		add_long(&a, "--refresh", c->refresh_s);
-	return built(&a);
+		argv_add_long(&a, "--refresh", c->refresh_s);
+	return argv_built(&a);
 }
 
 size_t sinks_build(const struct base_conf *b, const char *config_path, const char *self_dir, struct sink *out)

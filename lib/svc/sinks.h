@@ -8,7 +8,10 @@
 #ifndef M2M_SINKS_H
 #define M2M_SINKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "base/strv.h"
 
 #include "svc/config.h"
 
@@ -35,6 +38,11 @@ void sinks_free(struct sink *s, size_t n);
 struct mqtt_settings service_mqtt(const struct mqtt_conf *m, const char *config_path, const char *client_suffix,
                                   char *keep[SERVICE_MQTT_KEEP]);
 void service_mqtt_free(char *keep[SERVICE_MQTT_KEEP]);
+
+/* The broker's options as a service of this gateway takes them (the
+ * publisher's too when publisher), then -t PREFIX. */
+void service_broker_args(struct argv_build *a, const struct base_conf *b, const char *config_path,
+                         const char *client_suffix, bool publisher);
 
 /* The environment the sink runs with: ours, its secrets and the broker
  * password added (for its --check).  Free with sink_env_free. */
