@@ -128,7 +128,8 @@ char **sink_env(const struct sink *s, const char *mqtt_password)
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "MQTT_PASSWORD=", 14) && strncmp(environ[i], "INFLUX_PASSWORD=", 16) &&
 		    strncmp(environ[i], "INFLUX_TOKEN=", 13))
-			env[k++] = strdup(environ[i]);
+			if ((env[k] = strdup(environ[i])))
+				k++;
 	const char *secrets[][2] = { { "MQTT_PASSWORD", mqtt_password },
 		                     { "INFLUX_PASSWORD", s->influx_password },
 		                     { "INFLUX_TOKEN", s->influx_token } };
