@@ -350,3 +350,30 @@ EOF
 	run mosquitto_sub -p "$BROKER_PORT" -t meters/dsmr/house/electricity_used_tariff_1 -C 1 -W 5
 	[[ "$output" =~ ^[0-9]+\.[0-9]+$ ]]
 }
+
+# libmosquitto alone writes each packet with its own write(2), reads a
+# PUBACK in three read(2)s and writes a byte per packet into a socket pair
+# nobody reads (lib/sink/sockio.h).
+@test "a reading's packets leave in one send, and no system call fails by design" {
+	start_broker
+	{
+		printf '{"time":"2026-11-27T10:00:00Z","type":"t","device":"d","values":{'
+		for i in $(seq 1 12); do printf '%s"v%02d":{"value":%d.5}' "$([ "$i" -gt 1 ] && echo ,)" "$i" "$i"; done
+		printf '}}\n'
+	} > "$TMP/reading"
+	# (LeakSanitizer cannot work under ptrace: off for this run.)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -s 65536 -e trace=read,write,sendto,socketpair -o "$TMP/trace" \
+		mqttpub -p "$BROKER_PORT" < "$TMP/reading"
+	run mosquitto_sub -p "$BROKER_PORT" -t meters/t/d/v12 -C 1 -W 5
+	assert_output 12.5
+	# No socket pair is made, and no call fails (EAGAIN from a drained
+	# socket or a full socket pair).
+	run grep -c 'socketpair\|= -1 E' "$TMP/trace"
+	assert_output 0
+	# The twelve publishes went out in one sendto.
+	run grep -c 'sendto(.*meters/t/d/v01.*meters/t/d/v12' "$TMP/trace"
+	assert_output 1
+	run grep -c 'meters/t/d/v0[0-9]' "$TMP/trace"
+	assert_output 1
+}

@@ -5,7 +5,6 @@
 #include <mqtt_protocol.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "sink/sockio.h"
 
 /* QoS 1/2 messages in flight under MQTT 3.1.1 unless max_inflight says
  * otherwise: libmosquitto's and mosquitto's default.  A 3.1.1 broker that
@@ -184,7 +184,9 @@ static int configured_window(const struct mqtt_settings *s)
 static struct mosquitto *new_client(struct mqttconn *c, bool clean)
 {
 	const struct mqtt_settings *s = c->s;
+	sockio_making_client(true); /* no wake-up socket pair: sockio.h */
 	struct mosquitto *m = mosquitto_new(c->client_id, clean, c);
+	sockio_making_client(false);
 	if (!m)
 		fatal(c, "cannot create an MQTT client: %s", strerror(errno));
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, configured_window(s)), "send maximum");
@@ -205,8 +207,21 @@ static struct mosquitto *new_client(struct mqttconn *c, bool clean)
 	return m;
 }
 
+/* The socket is going: what was gathered for it and not sent is lost
+ * with it, as the kernel's buffer would be. */
+static void detach_socket(void) { sockio_attach(-1); }
+
+/* Before the library closes the socket itself (DISCONNECT): what was
+ * gathered goes first, and the library's last packets go straight out. */
+static void detach_flushed(void)
+{
+	sockio_flush();
+	detach_socket();
+}
+
 static void drop_client(struct mqttconn *c)
 {
+	detach_socket();
 	if (c->mosq)
 		mosquitto_destroy(c->mosq);
 	c->mosq = NULL;
@@ -217,6 +232,7 @@ static void drop_client(struct mqttconn *c)
 
 static void schedule_retry(struct mqttconn *c, const char *why)
 {
+	detach_socket();
 	/* A resumable session keeps libmosquitto's client and what it has
 	 * in flight: the handshakes go on where they stopped. */
 	if (!(c->persistent && c->session_ready))
@@ -238,6 +254,7 @@ static void connect_attempt(struct mqttconn *c)
 	c->cb_connack = c->cb_lost = false;
 	errno = 0;
 	int rc;
+	detach_socket();
 	if (c->mosq && c->persistent && c->session_ready) {
 		rc = mosquitto_reconnect_async(c->mosq);
 	} else {
@@ -247,6 +264,7 @@ static void connect_attempt(struct mqttconn *c)
 		rc = mosquitto_connect_bind_async(c->mosq, host_of(c), c->s->port, c->s->keepalive, NULL);
 	}
 	if (rc == MOSQ_ERR_SUCCESS) {
+		sockio_attach(c->s->tls ? -1 : mosquitto_socket(c->mosq));
 		c->state = MC_CONNECTING;
 		c->connack_deadline_ms = mono_ms() + (int64_t)c->s->keepalive * 1000;
 		return;
@@ -283,6 +301,7 @@ static bool connack_retryable(const struct mqttconn *c, int rc)
  * that is kept. */
 static void session_cleared(struct mqttconn *c)
 {
+	detach_flushed();
 	mosquitto_disconnect(c->mosq);
 	for (int i = 0; i < 10 && mosquitto_want_write(c->mosq); i++)
 		mosquitto_loop_write(c->mosq, 1);
@@ -358,8 +377,6 @@ static void connection_lost(struct mqttconn *c, int rc)
 	schedule_retry(c, why);
 }
 
-/* ---- the caller's loop ---- */
-
 void mc_init(struct mqttconn *c, const struct mqtt_settings *s, struct queue *q)
 {
 	memset(c, 0, sizeof *c);
@@ -383,7 +400,22 @@ void mc_start(struct mqttconn *c, const char *client_id, const char *status_topi
 	c->next_attempt_ms = mono_ms();
 }
 
-void mc_tick(struct mqttconn *c, int64_t now)
+/* ---- the caller's loop ----
+ *
+ * Every entry point below opens a sockio window around its calls into the
+ * library and, at its end, sends what the library wrote meanwhile: one
+ * send(2) for a reading's packets. */
+
+static void window_begin(void) { sockio_begin(); }
+
+static void window_end(struct mqttconn *c)
+{
+	if (c->mosq && sockio_unsent() && sockio_flush() < 0)
+		connection_lost(c, MOSQ_ERR_ERRNO);
+	sockio_end();
+}
+
+static void tick(struct mqttconn *c, int64_t now)
 {
 	if (c->state == MC_WAIT && now >= c->next_attempt_ms)
 		connect_attempt(c);
@@ -396,24 +428,44 @@ void mc_tick(struct mqttconn *c, int64_t now)
 	}
 }
 
+void mc_tick(struct mqttconn *c, int64_t now)
+{
+	window_begin();
+	tick(c, now);
+	window_end(c);
+}
+
 bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
 {
 	if (!c->mosq || c->state < MC_CONNECTING || mosquitto_socket(c->mosq) < 0)
 		return false;
 	*p = (struct pollfd){ mosquitto_socket(c->mosq), POLLIN, 0 };
-	if (mosquitto_want_write(c->mosq))
+	if (mosquitto_want_write(c->mosq) || sockio_unsent())
 		p->events |= POLLOUT;
 	return true;
 }
 
-void mc_io(struct mqttconn *c, short revents)
+/* The library reads at most as many packets a call as it has messages in
+ * flight; what it left in sockio's buffer no poll would announce. */
+static int read_packets(struct mqttconn *c)
+{
+	int rc;
+	do
+		rc = mosquitto_loop_read(c->mosq, 1);
+	while (rc == MOSQ_ERR_SUCCESS && c->mosq && sockio_unread());
+	return rc;
+}
+
+static void io(struct mqttconn *c, short revents)
 {
 	if (!c->mosq)
 		return;
 	int rc = MOSQ_ERR_SUCCESS;
 	if (revents & (POLLIN | POLLERR | POLLHUP))
-		rc = mosquitto_loop_read(c->mosq, 1);
-	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq)
+		rc = read_packets(c);
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq && sockio_unsent() && sockio_flush() < 0)
+		rc = MOSQ_ERR_ERRNO;
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq && mosquitto_want_write(c->mosq))
 		rc = mosquitto_loop_write(c->mosq, 1);
 	if (c->cb_connack)
 		handle_connack(c); /* a refusal ends here */
@@ -445,6 +497,13 @@ void mc_io(struct mqttconn *c, short revents)
 	}
 }
 
+void mc_io(struct mqttconn *c, short revents)
+{
+	window_begin();
+	io(c, revents);
+	window_end(c);
+}
+
 int64_t mc_wake(const struct mqttconn *c, int64_t now)
 {
 	int64_t wake = now + 3600 * 1000;
@@ -459,10 +518,17 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 	return wake;
 }
 
-static void cork(const struct mqttconn *c, bool on)
+/* A backlog is gathered a socket's worth at a time (SOCKIO_HIGH): true
+ * when the socket has not taken the last of it yet. */
+static bool socket_full(struct mqttconn *c)
 {
-	int v = on;
-	setsockopt(mosquitto_socket(c->mosq), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+	if (sockio_unsent() < SOCKIO_HIGH)
+		return false;
+	if (sockio_flush() < 0) {
+		connection_lost(c, MOSQ_ERR_ERRNO);
+		return true;
+	}
+	return sockio_unsent() > 0;
 }
 
 /* Hands queued messages to libmosquitto: in order, a window at a time,
@@ -474,7 +540,7 @@ static void pump_window(struct mqttconn *c)
 		return;
 	c->hold_until_ms = 0;
 	while (c->state == MC_CONNECTED && (m = queue_next_unsent(c->q)) && c->q->in_flight < (size_t)c->window) {
-		if (mosquitto_want_write(c->mosq))
+		if (mosquitto_want_write(c->mosq) || socket_full(c))
 			return;
 		int mid = 0;
 		/* An empty retained message deletes the retained value. */
@@ -500,37 +566,65 @@ static void pump_window(struct mqttconn *c)
 
 void mc_pump(struct mqttconn *c)
 {
-	/* A backlog goes out in full segments, not one per message. */
-	bool corked = false;
-	struct queue *q = c->q;
-	if (c->state == MC_CONNECTED && q->next_unsent && q->next_unsent->next && q->in_flight < (size_t)c->window) {
-		cork(c, true);
-		corked = true;
-	}
+	window_begin();
 	pump_window(c);
-	if (corked && c->mosq)
-		cork(c, false);
+	window_end(c);
+}
+
+/* Sends what was gathered, waiting for the socket to take it until
+ * deadline: false when it could not. */
+static bool send_gathered(struct mqttconn *c, int64_t deadline)
+{
+	while (sockio_unsent()) {
+		if (sockio_flush() < 0)
+			return false;
+		struct pollfd p = { mosquitto_socket(c->mosq), POLLOUT, 0 };
+		if (sockio_unsent() && (p.fd < 0 || mono_ms() >= deadline || poll(&p, 1, (int)(deadline - mono_ms())) < 0))
+			return false;
+	}
+	return true;
+}
+
+static void goodbye(struct mqttconn *c, int64_t deadline)
+{
+	if (c->state != MC_CONNECTED)
+		return;
+	/* "offline" at QoS 1 whatever the messages' QoS: its acknowledgement
+	 * says that the broker has read everything before it, and only then
+	 * may the connection close without risking a reset that would lose
+	 * what the broker had not read yet. */
+	c->offline_acked = c->stay_online;
+	if (!c->stay_online &&
+	    mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
+		return;
+	while (!c->offline_acked && mono_ms() < deadline && c->mosq) {
+		if (sockio_flush() < 0)
+			return;
+		bool out = mosquitto_want_write(c->mosq) || sockio_unsent();
+		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (out ? POLLOUT : 0), 0 };
+		if (p.fd < 0 || poll(&p, 1, (int)(deadline - mono_ms())) < 0)
+			break;
+		sockio_readable();
+		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && read_packets(c) != MOSQ_ERR_SUCCESS)
+			return;
+		if ((p.revents & POLLOUT) && mosquitto_want_write(c->mosq) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
+			return;
+	}
+	if (!c->mosq || !send_gathered(c, deadline))
+		return;
+	/* libmosquitto closes the socket as soon as DISCONNECT is written:
+	 * that write goes straight out. */
+	detach_socket();
+	mosquitto_disconnect(c->mosq);
+	for (int i = 0; i < 10 && c->mosq && mosquitto_want_write(c->mosq); i++)
+		mosquitto_loop_write(c->mosq, 1);
 }
 
 void mc_goodbye(struct mqttconn *c, int64_t deadline)
 {
-	if (c->state != MC_CONNECTED)
-		return;
-	c->offline_acked = c->stay_online;
-	if (!c->stay_online && mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
-		return;
-	while (!c->offline_acked && mono_ms() < deadline && c->mosq) {
-		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (mosquitto_want_write(c->mosq) ? POLLOUT : 0), 0 };
-		if (p.fd < 0 || poll(&p, 1, (int)(deadline - mono_ms())) < 0)
-			break;
-		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && mosquitto_loop_read(c->mosq, 1) != MOSQ_ERR_SUCCESS)
-			return;
-		if ((p.revents & POLLOUT) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
-			return;
-	}
-	mosquitto_disconnect(c->mosq);
-	for (int i = 0; i < 10 && c->mosq && mosquitto_want_write(c->mosq); i++)
-		mosquitto_loop_write(c->mosq, 1);
+	window_begin();
+	goodbye(c, deadline);
+	sockio_end();
 }
 
 void mc_free(struct mqttconn *c)
