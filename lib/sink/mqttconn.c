@@ -26,6 +26,9 @@
 #define RC_PACKET_ID_NOT_FOUND 0x92
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
+/* A reading's acknowledgements come in a few bursts as the broker gets to
+ * them: they are read together, this long after the reading was sent. */
+#define ACK_BATCH_MS 20
 
 void mc_lib_init(void) { mosquitto_lib_init(); }
 void mc_lib_cleanup(void) { mosquitto_lib_cleanup(); }
@@ -435,11 +438,20 @@ void mc_tick(struct mqttconn *c, int64_t now)
 	window_end(c);
 }
 
+/* Acknowledgements can wait a little while nothing waits for them (no
+ * message queued behind a full window): one wake-up then takes a
+ * reading's acknowledgements, not one per burst.  Latency is not touched:
+ * messages go out at once. */
+static bool acks_can_wait(const struct mqttconn *c, int64_t now)
+{
+	return c->state == MC_CONNECTED && now < c->acks_at && !c->q->next_unsent;
+}
+
 bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
 {
 	if (!c->mosq || c->state < MC_CONNECTING || mosquitto_socket(c->mosq) < 0)
 		return false;
-	*p = (struct pollfd){ mosquitto_socket(c->mosq), POLLIN, 0 };
+	*p = (struct pollfd){ mosquitto_socket(c->mosq), acks_can_wait(c, mono_ms()) ? 0 : POLLIN, 0 };
 	if (mosquitto_want_write(c->mosq) || sockio_unsent())
 		p->events |= POLLOUT;
 	return true;
@@ -515,6 +527,8 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 		wake = now + (int64_t)c->s->keepalive * 1000 / 4;
 	if (c->state == MC_CONNECTED && c->q->next_unsent && c->hold_until_ms > now && c->hold_until_ms < wake)
 		wake = c->hold_until_ms;
+	if (acks_can_wait(c, now) && c->acks_at < wake)
+		wake = c->acks_at;
 	return wake;
 }
 
@@ -566,9 +580,12 @@ static void pump_window(struct mqttconn *c)
 
 void mc_pump(struct mqttconn *c)
 {
+	size_t in_flight = c->q->in_flight;
 	window_begin();
 	pump_window(c);
 	window_end(c);
+	if (c->q->in_flight > in_flight)
+		c->acks_at = mono_ms() + ACK_BATCH_MS;
 }
 
 /* Sends what was gathered, waiting for the socket to take it until

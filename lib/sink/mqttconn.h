@@ -75,6 +75,7 @@ struct mqttconn {
 	bool session_ready; /* the broker's old session is cleared; ours resumes */
 	bool cleaning;    /* this connection only clears the old session */
 	int64_t hold_until_ms; /* after a refusal: nothing sent before this */
+	int64_t acks_at;  /* the acknowledgements of what was last sent are read from then on */
 	int hold_ms;
 	bool refusal_warned;
 
