@@ -60,6 +60,8 @@ page_has() { curl -sf "$EXPORT_URL/" | grep -qF -- "$1"; }
 	assert_line 'meter2mqtt_reader_dropped_total{type="multical",device="heat",reason="crc"} 2'
 	assert_line 'meter2mqtt_link_up{type="multical",device="heat"} 1'
 	assert_line 'meter2mqtt_publisher_reconnects_total{type="multical",device="heat"} 1'
+	run grep -c 'meter2mqtt_spool' "$TMP/metrics"
+	assert_output 8 # HELP and TYPE of four families; no series: heat's mqttpub has no spool
 	run grep -c 'parameter="info"' "$TMP/metrics"
 	[ "$output" -eq 0 ] # a string is no gauge
 	start_prometheus "$EXPORT_ADDR"
@@ -175,4 +177,23 @@ ok"
 	echo '{"time":"2026-11-27T10:00:02Z","type":"dsmr","device":"h","health":{"telegrams":12,"dropped":{"crc":3,"too_long":1},"link":"down","last_error":"no data for 10 s"}}' >&7
 	wait_for 50 metric_is 'meter2mqtt_link_up{type="dsmr",device="h"}' 0
 	exec 7>&-
+}
+
+@test "mqttpub's spool counters from its health: in /metrics and /api/devices" {
+	start_exporter
+	mosquitto_pub -p "$BROKER_PORT" -r -t meters/dsmr/house/health \
+		-m '{"time":"2026-11-27T10:00:02Z","link":"up","publisher":{"published":80,"queued":3,"dropped":0,"reconnects":2,"spool":{"bytes":955740,"replayed":17,"dropped":11890,"torn":1}}}'
+	wait_for 50 page_has 'data-device="house"'
+	curl -sf "$EXPORT_URL/metrics" > "$TMP/metrics"
+	run promtool check metrics < "$TMP/metrics"
+	assert_success
+	run grep '^meter2mqtt_spool' "$TMP/metrics"
+	assert_output - <<'EOF'
+meter2mqtt_spool_bytes{type="dsmr",device="house"} 955740
+meter2mqtt_spool_replayed_total{type="dsmr",device="house"} 17
+meter2mqtt_spool_dropped_total{type="dsmr",device="house"} 11890
+meter2mqtt_spool_torn_total{type="dsmr",device="house"} 1
+EOF
+	run sh -c "curl -sf '$EXPORT_URL/api/devices' | jq -c '.devices[] | select(.device == \"house\") | .health.publisher.spool'"
+	assert_output '{"bytes":955740,"replayed":17,"dropped":11890,"torn":1}'
 }

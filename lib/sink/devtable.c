@@ -237,6 +237,14 @@ static int take_health(struct devtable *t, const char *type, const char *device,
 		counter(pub, "queued", &h->queued);
 		counter(pub, "dropped", &h->pub_dropped);
 		counter(pub, "reconnects", &h->reconnects);
+		const json_t *spool = json_object_get(pub, "spool");
+		if (json_is_object(spool)) {
+			h->has_spool = true;
+			counter(spool, "bytes", &h->spool_bytes);
+			counter(spool, "replayed", &h->spool_replayed);
+			counter(spool, "dropped", &h->spool_dropped);
+			counter(spool, "torn", &h->spool_torn);
+		}
 	}
 	json_decref(root);
 	return -1;

@@ -44,6 +44,8 @@ struct dev_health {
 	} dropped[DEV_MAX_REASONS];
 	char last_error[200];
 	unsigned long long published, queued, pub_dropped, reconnects;
+	bool has_spool; /* mqttpub --spool: what its spool holds and lost */
+	unsigned long long spool_bytes, spool_replayed, spool_dropped, spool_torn;
 };
 
 enum dev_status { STATUS_UNKNOWN, STATUS_ONLINE, STATUS_OFFLINE };

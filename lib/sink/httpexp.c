@@ -124,20 +124,29 @@ static void metrics_health(const struct devtable *t, struct buf *b)
 	static const struct {
 		const char *name, *type, *help;
 		size_t offset;
+		bool spool; /* only where mqttpub has a spool */
 	} pub[] = {
 		{ "meter2mqtt_publisher_published_total", "counter", "Messages mqttpub delivered to the broker.",
-		  offsetof(struct dev_health, published) },
+		  offsetof(struct dev_health, published), false },
 		{ "meter2mqtt_publisher_queued", "gauge", "Messages mqttpub holds, not yet acknowledged.",
-		  offsetof(struct dev_health, queued) },
+		  offsetof(struct dev_health, queued), false },
 		{ "meter2mqtt_publisher_dropped_total", "counter", "Messages mqttpub dropped (its queue was full).",
-		  offsetof(struct dev_health, pub_dropped) },
+		  offsetof(struct dev_health, pub_dropped), false },
 		{ "meter2mqtt_publisher_reconnects_total", "counter", "Times mqttpub connected to the broker again.",
-		  offsetof(struct dev_health, reconnects) },
+		  offsetof(struct dev_health, reconnects), false },
+		{ "meter2mqtt_spool_bytes", "gauge", "Bytes mqttpub's spool holds.", offsetof(struct dev_health, spool_bytes),
+		  true },
+		{ "meter2mqtt_spool_replayed_total", "counter", "Messages an earlier run of mqttpub left in its spool.",
+		  offsetof(struct dev_health, spool_replayed), true },
+		{ "meter2mqtt_spool_dropped_total", "counter", "Messages a full spool dropped (the oldest).",
+		  offsetof(struct dev_health, spool_dropped), true },
+		{ "meter2mqtt_spool_torn_total", "counter", "Torn or damaged spool records skipped at start.",
+		  offsetof(struct dev_health, spool_torn), true },
 	};
 	for (size_t p = 0; p < sizeof pub / sizeof *pub; p++) {
 		family(b, pub[p].name, pub[p].type, pub[p].help);
 		for (size_t i = 0; i < t->n; i++)
-			if (t->v[i]->h.has_publisher)
+			if (t->v[i]->h.has_publisher && (!pub[p].spool || t->v[i]->h.has_spool))
 				sample_u(b, pub[p].name, t->v[i],
 				         *(const unsigned long long *)((const char *)&t->v[i]->h + pub[p].offset));
 	}
@@ -211,6 +220,19 @@ static void json_health(struct jw *w, const struct dev_health *h)
 		jw_int(w, (long long)h->pub_dropped);
 		jw_key(w, "reconnects");
 		jw_int(w, (long long)h->reconnects);
+		if (h->has_spool) {
+			jw_key(w, "spool");
+			jw_object_begin(w);
+			jw_key(w, "bytes");
+			jw_int(w, (long long)h->spool_bytes);
+			jw_key(w, "replayed");
+			jw_int(w, (long long)h->spool_replayed);
+			jw_key(w, "dropped");
+			jw_int(w, (long long)h->spool_dropped);
+			jw_key(w, "torn");
+			jw_int(w, (long long)h->spool_torn);
+			jw_object_end(w);
+		}
 		jw_object_end(w);
 	}
 	jw_object_end(w);
