@@ -175,6 +175,16 @@ void exp_metrics(const struct devtable *t, const struct exp_clock *c, struct buf
 
 /* ---- /api/devices ---- */
 
+/* Opens an object with n counters in it; the caller closes it. */
+static void json_counters(struct jw *w, const char *const *keys, const unsigned long long *values, size_t n)
+{
+	jw_object_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		jw_key(w, keys[i]);
+		jw_int(w, (long long)values[i]);
+	}
+}
+
 static void json_health(struct jw *w, const struct dev_health *h)
 {
 	jw_key(w, "health");
@@ -211,26 +221,14 @@ static void json_health(struct jw *w, const struct dev_health *h)
 	}
 	if (h->has_publisher) {
 		jw_key(w, "publisher");
-		jw_object_begin(w);
-		jw_key(w, "published");
-		jw_int(w, (long long)h->published);
-		jw_key(w, "queued");
-		jw_int(w, (long long)h->queued);
-		jw_key(w, "dropped");
-		jw_int(w, (long long)h->pub_dropped);
-		jw_key(w, "reconnects");
-		jw_int(w, (long long)h->reconnects);
+		json_counters(w, (const char *[]){ "published", "queued", "dropped", "reconnects" },
+		              (const unsigned long long[]){ h->published, h->queued, h->pub_dropped, h->reconnects }, 4);
 		if (h->has_spool) {
 			jw_key(w, "spool");
-			jw_object_begin(w);
-			jw_key(w, "bytes");
-			jw_int(w, (long long)h->spool_bytes);
-			jw_key(w, "replayed");
-			jw_int(w, (long long)h->spool_replayed);
-			jw_key(w, "dropped");
-			jw_int(w, (long long)h->spool_dropped);
-			jw_key(w, "torn");
-			jw_int(w, (long long)h->spool_torn);
+			json_counters(w, (const char *[]){ "bytes", "replayed", "dropped", "torn" },
+			              (const unsigned long long[]){ h->spool_bytes, h->spool_replayed, h->spool_dropped,
+			                                            h->spool_torn },
+			              4);
 			jw_object_end(w);
 		}
 		jw_object_end(w);
