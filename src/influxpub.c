@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/secret.h"
@@ -376,6 +377,7 @@ static void on_message(const char *topic, const char *payload, size_t len, void 
 		g.readings++;
 	}
 	reading_free(&r);
+	arena_reset(); /* the reading was the arena's only tenant */
 }
 
 /* ---- the loop ---- */
@@ -452,6 +454,7 @@ int main(int argc, char **argv)
 	http_setup();
 	buf_init(&g.batch);
 	flat_init(&g.flat);
+	reading_use_arena();
 	g.backoff_ms = BACKOFF_FIRST_MS;
 	struct mqttsub *sub = mqttsub_new(&opt.mqtt, on_message, NULL);
 	run(sub);
@@ -459,6 +462,7 @@ int main(int argc, char **argv)
 	       g.rejected_points, g.rejected_messages);
 	mqttsub_free(sub);
 	flat_free(&g.flat);
+	arena_release();
 	buf_free(&g.batch);
 	curl_slist_free_all(g.headers);
 	curl_easy_cleanup(g.curl);
