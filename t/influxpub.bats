@@ -243,6 +243,61 @@ drain() {
 	assert_output --regexp "^influxpub: 20 points written, 0 refused by InfluxDB, 0 messages skipped; [0-9]+ requests, [0-9.]+ s waiting for InfluxDB$"
 }
 
+# refusing_broker PORT LEVEL CODE: a stand-in broker (MQTT protocol LEVEL:
+# 4 for 3.1.1, 5) that accepts the connection and answers every
+# SUBSCRIBE with CODE, as a broker without shared subscriptions does.
+refusing_broker() {
+	"$PYTHON" - "$@" <<-'PY' &
+	import socket, sys
+	port, level, code = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3], 16)
+	props = b'\0' if level == 5 else b''
+	srv = socket.socket()
+	srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	srv.bind(('127.0.0.1', port))
+	srv.listen(5)
+	def packet(f):
+	    head = f.read(1)
+	    if not head:
+	        return None, None
+	    n, shift = 0, 0
+	    while True:
+	        b = f.read(1)[0]
+	        n |= (b & 0x7f) << shift
+	        shift += 7
+	        if b < 0x80:
+	            break
+	    return head[0], f.read(n)
+	while True:
+	    c, _ = srv.accept()
+	    f = c.makefile('rb')
+	    while True:
+	        kind, body = packet(f)
+	        if kind is None:
+	            break
+	        if kind >> 4 == 1:   # CONNECT: accepted, no session
+	            c.sendall(bytes([0x20, 2 + len(props), 0, 0]) + props)
+	        elif kind >> 4 == 8: # SUBSCRIBE: refused
+	            c.sendall(bytes([0x90, 3 + len(props)]) + body[:2] + props + bytes([code]))
+	    c.close()
+	PY
+	track_pid $!
+	wait_for 50 port_listening "$1"
+}
+
+@test "a broker that refuses the shared subscription is one clear error, exit 1" {
+	local port
+	port=$(free_port)
+	refusing_broker "$port" 5 0x9e
+	run --separate-stderr influxpub -p "$port" -w http://127.0.0.1:1 -d meters
+	[ "$status" -eq 1 ]
+	assert_equal "$stderr" "influxpub: broker localhost:$port refused the subscription to \$share/m2m-influxpub-meters/meters/+/+: Shared Subscriptions not supported"
+	port=$(free_port)
+	refusing_broker "$port" 4 0x80
+	run --separate-stderr influxpub -p "$port" -V 311 -w http://127.0.0.1:1 -d meters
+	[ "$status" -eq 1 ]
+	assert_equal "$stderr" "influxpub: broker localhost:$port refused the subscription to \$share/m2m-influxpub-meters/meters/+/+: failure (SUBACK 0x80)"
+}
+
 @test "a wrong InfluxDB password is one clear error, exit 1; the right one writes" {
 	start_influxdb auth
 	influx_query 'CREATE DATABASE meters' > /dev/null
