@@ -454,6 +454,7 @@ static void lanes_setup(const char *id, const char *topic)
 {
 	struct buf *shared = &g.shared_topic;
 	static const char *sub_topic[1], *drop_topic[1];
+	buf_init(shared);
 	buf_adds(shared, "$share/");
 	for (const char *p = id; *p; p++)
 		buf_addc(shared, strchr("/+#", *p) ? '_' : *p);
