@@ -7,9 +7,20 @@
  * are gathered into batches (by count, by age, and whenever the broker
  * pauses); a batch InfluxDB cannot take now is retried with a backoff
  * while no more readings are read, so the broker keeps them.  Turning a
- * reading into points is lib/sink/influx.c. */
+ * reading into points is lib/sink/influx.c.
+ *
+ * libmosquitto lets a session hold back all its acknowledgements or none,
+ * so one session cannot read its next batch while InfluxDB takes the last.
+ * Hence lanes: --sessions persistent sessions (two by default) share one
+ * subscription ($share/GROUP/PREFIX/+/+), the broker hands each message to
+ * one of them (and queues it for that one while influxpub is away), and
+ * each lane holds its own batch's acknowledgements.  While one lane's
+ * batch is with InfluxDB (lib/sink/httppoll.h, in the same poll loop) the
+ * others go on reading; a lane whose batch is out is frozen, neither read
+ * nor written, until InfluxDB answered. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,11 +29,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/secret.h"
 #include "base/util.h"
 #include "sink/flatread.h"
+#include "sink/httppoll.h"
 #include "sink/influx.h"
 #include "sink/mqttmsg.h"
 #include "sink/mqttsub.h"
@@ -31,14 +44,14 @@ static const char usage_text[] =
 	"usage: influxpub " MQTT_CONN_SYNOPSIS " [-t PREFIX] -w URL (-d DB | --org ORG --bucket B)\n"
 	"                 [--influx-user USER] [--influx-password-file FILE] [--token-file FILE]\n"
 	"                 [--measurement NAME] [--batch-size N] [--batch-time MS]\n"
-	"                 [--timeout SEC] [--check]\n"
+	"                 [--sessions N] [--timeout SEC] [--check]\n"
 	"\n"
 	"Subscribes to the readings on PREFIX/TYPE/DEVICE (mqttpub --reading) and\n"
 	"writes them to InfluxDB: one point per reading, one field per numeric value.\n"
 	"\n"
 	MQTT_CONN_USAGE
 	"  -i, --client-id ID         client id of the persistent session\n"
-	"                             (default m2m-influxpub-DB)\n"
+	"                             (default m2m-influxpub-DB; the others ID.2 ...)\n"
 	"                             influxpub speaks MQTT 5 unless -V 311\n"
 	"\n"
 	"  -t, --prefix PREFIX        the readings' first topic levels (default meters)\n"
@@ -51,6 +64,9 @@ static const char usage_text[] =
 	"      --measurement NAME     one measurement for all (default: the device type)\n"
 	"      --batch-size N         points per write at most (default 5000)\n"
 	"      --batch-time MS        longest a point waits for its batch (default 1000)\n"
+	"      --sessions N           broker sessions sharing the subscription, each\n"
+	"                             with a batch of its own (default 2; 1: a plain\n"
+	"                             subscription, for brokers without $share)\n"
 	"      --timeout SEC          HTTP timeout per write (default 10)\n"
 	"      --check                check the options, connect to nothing, exit 0 or 2\n"
 	"      --help                 this text (also -h alone)\n"
@@ -65,6 +81,7 @@ enum {
 	OPT_MEASUREMENT,
 	OPT_BATCH_SIZE,
 	OPT_BATCH_TIME,
+	OPT_SESSIONS,
 	OPT_TIMEOUT,
 	OPT_CHECK,
 	OPT_HELP,
@@ -84,6 +101,7 @@ static const struct option long_options[] = {
 	{ "measurement", required_argument, NULL, OPT_MEASUREMENT },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "batch-time", required_argument, NULL, OPT_BATCH_TIME },
+	{ "sessions", required_argument, NULL, OPT_SESSIONS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -95,6 +113,7 @@ static const struct option long_options[] = {
 #define QUIET_MS 20
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 10000
+#define MAX_SESSIONS 8
 
 static struct {
 	struct mqtt_settings mq;
@@ -104,22 +123,38 @@ static struct {
 	const char *influx_user;
 	char *influx_password, *token;
 	struct influx_opts influx;
-	long batch_size, batch_time_ms, timeout_s;
+	long batch_size, batch_time_ms, timeout_s, sessions;
 	bool check;
 } opt;
 
-static struct {
+/* One persistent session and the batch whose acknowledgements it holds. */
+struct lane {
+	int no;                 /* 1, 2, ...: for messages */
+	struct buf client_id;
+	struct mqttsub *sub;
 	CURL *curl;
-	char *write_url;
-	struct curl_slist *headers;
 	struct buf batch;
-	size_t points, readings;
+	size_t points;
 	int64_t batch_started_ms, last_message_ms;
 	int64_t retry_at_ms, backoff_ms;
-	bool warned_down;
+	int64_t write_started_ms;
+	bool writing;           /* the batch is with InfluxDB: the lane is frozen */
 	char response[512];
 	size_t response_len;
+};
+
+static struct {
+	struct httppoll *http;
+	char *write_url;
+	struct curl_slist *headers;
+	struct lane lane[MAX_SESSIONS];
+	int nlanes;
+	struct buf shared_topic; /* $share/GROUP/PREFIX/+/+ */
+	struct pollfd *pfd;     /* the lanes' sockets, then libcurl's */
+	size_t pfd_cap;
+	bool warned_down;       /* said once per outage, whichever lane saw it */
 	unsigned long long written, rejected_messages, rejected_points;
+	unsigned long long writes, write_ms; /* requests, and InfluxDB's time on them */
 	struct flat_reading flat;
 	volatile sig_atomic_t stop;
 } g;
@@ -139,6 +174,7 @@ static void parse_options(int argc, char **argv)
 	opt.batch_size = 5000;
 	opt.batch_time_ms = 1000;
 	opt.timeout_s = 10;
+	opt.sessions = 2;
 	const char *influx_password_file = NULL, *token_file = NULL;
 	if (argc >= 2 && strcmp(argv[argc - 1], "-h") == 0) {
 		fputs(usage_text, stdout);
@@ -158,6 +194,7 @@ static void parse_options(int argc, char **argv)
 		case OPT_MEASUREMENT: opt.influx.measurement = optarg; break;
 		case OPT_BATCH_SIZE: opt.batch_size = arg_long("--batch-size", optarg, 1, 1000000, NULL); break;
 		case OPT_BATCH_TIME: opt.batch_time_ms = arg_long("--batch-time", optarg, 0, 3600000, NULL); break;
+		case OPT_SESSIONS: opt.sessions = arg_long("--sessions", optarg, 1, MAX_SESSIONS, NULL); break;
 		case OPT_TIMEOUT: opt.timeout_s = arg_long("--timeout", optarg, 1, 3600, NULL); break;
 		case OPT_CHECK: opt.check = true; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit_listed();
@@ -196,43 +233,38 @@ static void parse_options(int argc, char **argv)
 
 static size_t keep_response(char *data, size_t size, size_t n, void *arg)
 {
-	(void)arg;
+	struct lane *l = arg;
 	size_t len = size * n;
-	size_t room = sizeof g.response - 1 - g.response_len;
+	size_t room = sizeof l->response - 1 - l->response_len;
 	size_t take = len < room ? len : room;
-	memcpy(g.response + g.response_len, data, take);
-	g.response_len += take;
-	g.response[g.response_len] = '\0';
+	memcpy(l->response + l->response_len, data, take);
+	l->response_len += take;
+	l->response[l->response_len] = '\0';
 	return len;
 }
 
-static char *escaped(CURL *curl, const char *s)
+static char *escaped(const char *s)
 {
-	char *e = curl_easy_escape(curl, s, 0);
+	char *e = curl_easy_escape(NULL, s, 0);
 	if (!e)
 		die(EXIT_RUNTIME, "out of memory");
 	return e;
 }
 
+/* The write URL and headers, the same for every lane. */
 static void http_setup(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(g.curl = curl_easy_init()))
-		die(EXIT_RUNTIME, "cannot set up libcurl");
+	g.http = httppoll_new();
 	struct buf url;
 	buf_init(&url);
 	size_t n = strlen(opt.url);
 	buf_add(&url, opt.url, n && opt.url[n - 1] == '/' ? n - 1 : n);
 	if (opt.db) {
-		char *db = escaped(g.curl, opt.db);
+		char *db = escaped(opt.db);
 		buf_printf(&url, "/write?db=%s&precision=ns", db);
 		curl_free(db);
-		if (opt.influx_user) {
-			curl_easy_setopt(g.curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-			curl_easy_setopt(g.curl, CURLOPT_USERNAME, opt.influx_user);
-			curl_easy_setopt(g.curl, CURLOPT_PASSWORD, opt.influx_password ? opt.influx_password : "");
-		}
 	} else {
-		char *org = escaped(g.curl, opt.org), *bucket = escaped(g.curl, opt.bucket);
+		char *org = escaped(opt.org), *bucket = escaped(opt.bucket);
 		buf_printf(&url, "/api/v2/write?org=%s&bucket=%s&precision=ns", org, bucket);
 		curl_free(org);
 		curl_free(bucket);
@@ -251,27 +283,41 @@ static void http_setup(void)
 	g.headers = curl_slist_append(g.headers, "Expect:");
 	if (!g.headers)
 		die(EXIT_RUNTIME, "out of memory");
-	curl_easy_setopt(g.curl, CURLOPT_URL, g.write_url);
-	curl_easy_setopt(g.curl, CURLOPT_HTTPHEADER, g.headers);
-	curl_easy_setopt(g.curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(g.curl, CURLOPT_TIMEOUT, opt.timeout_s);
-	curl_easy_setopt(g.curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(g.curl, CURLOPT_WRITEFUNCTION, keep_response);
-	curl_easy_setopt(g.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
+static void lane_http_setup(struct lane *l)
+{
+	CURL *c = l->curl = curl_easy_init();
+	if (!c)
+		die(EXIT_RUNTIME, "cannot set up libcurl");
+	if (opt.db && opt.influx_user) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, opt.influx_user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, opt.influx_password ? opt.influx_password : "");
+	}
+	curl_easy_setopt(c, CURLOPT_URL, g.write_url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, g.headers);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, opt.timeout_s);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_response);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, l);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, l);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
 /* The batch is done with: InfluxDB has it (or refused it for good), so
  * the broker may now learn that its messages arrived. */
-static void batch_done(struct mqttsub *sub)
+static void batch_done(struct lane *l)
 {
-	buf_reset(&g.batch);
-	g.points = g.readings = 0;
-	g.backoff_ms = BACKOFF_FIRST_MS;
-	mqttsub_release(sub);
+	buf_reset(&l->batch);
+	l->points = 0;
+	l->backoff_ms = BACKOFF_FIRST_MS;
+	mqttsub_release(l->sub);
 }
 
-static void retry_later(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void retry_later(const char *fmt, ...)
+static void retry_later(struct lane *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void retry_later(struct lane *l, const char *fmt, ...)
 {
 	char why[700];
 	va_list ap;
@@ -279,55 +325,77 @@ static void retry_later(const char *fmt, ...)
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
 	if (!g.warned_down)
-		warnx("InfluxDB %s: %s; keeping %zu points and retrying (every %d s at most)", opt.url, why, g.points,
+		warnx("InfluxDB %s: %s; keeping %zu points and retrying (every %d s at most)", opt.url, why, l->points,
 		      BACKOFF_MAX_MS / 1000);
 	g.warned_down = true;
-	g.retry_at_ms = mono_ms() + g.backoff_ms;
-	g.backoff_ms = g.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : g.backoff_ms * 2;
+	l->retry_at_ms = mono_ms() + l->backoff_ms;
+	l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
 /* The first line of InfluxDB's answer, for a message. */
-static const char *response_text(void)
+static const char *response_text(struct lane *l)
 {
-	g.response[strcspn(g.response, "\r\n")] = '\0';
-	return g.response[0] ? g.response : "(no body)";
+	l->response[strcspn(l->response, "\r\n")] = '\0';
+	return l->response[0] ? l->response : "(no body)";
 }
 
-static void flush(struct mqttsub *sub)
+static void start_write(struct lane *l)
 {
-	g.response_len = 0;
-	g.response[0] = '\0';
-	curl_easy_setopt(g.curl, CURLOPT_POSTFIELDS, g.batch.p);
-	curl_easy_setopt(g.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)g.batch.len);
-	CURLcode rc = curl_easy_perform(g.curl);
+	l->response_len = 0;
+	l->response[0] = '\0';
+	curl_easy_setopt(l->curl, CURLOPT_POSTFIELDS, l->batch.p);
+	curl_easy_setopt(l->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)l->batch.len);
+	l->writing = true;
+	l->write_started_ms = mono_ms();
+	httppoll_add(g.http, l->curl);
+}
+
+static void write_done(struct lane *l, CURLcode rc)
+{
+	l->writing = false;
+	g.writes++;
+	g.write_ms += (unsigned long long)(mono_ms() - l->write_started_ms);
 	if (rc != CURLE_OK) {
-		retry_later("%s", curl_easy_strerror(rc));
+		retry_later(l, "%s", curl_easy_strerror(rc));
 		return;
 	}
 	long status = 0;
-	curl_easy_getinfo(g.curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(l->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status == 401 || status == 403)
-		die(EXIT_RUNTIME, "InfluxDB %s: authorization failed (HTTP %ld): %s", opt.url, status, response_text());
+		die(EXIT_RUNTIME, "InfluxDB %s: authorization failed (HTTP %ld): %s", opt.url, status, response_text(l));
 	if (status == 404)
 		die(EXIT_RUNTIME, "InfluxDB %s: %s (HTTP 404): %s", opt.url, opt.db ? "no such database" : "no such bucket",
-		    response_text());
+		    response_text(l));
 	if (status >= 500 || status == 429 || status == 408) {
-		retry_later("HTTP %ld: %s", status, response_text());
+		retry_later(l, "HTTP %ld: %s", status, response_text(l));
 		return;
 	}
 	if (status >= 400) {
 		/* Points InfluxDB will never take (a field type conflict):
 		 * sending them again would block everything behind them. */
-		g.rejected_points += g.points;
-		warn_limited(&bad_message_rl, "InfluxDB %s refused a batch of %zu points (HTTP %ld): %s", opt.url, g.points,
-		             status, response_text());
+		g.rejected_points += l->points;
+		warn_limited(&bad_message_rl, "InfluxDB %s refused a batch of %zu points (HTTP %ld): %s", opt.url, l->points,
+		             status, response_text(l));
 	} else {
-		g.written += g.points;
+		g.written += l->points;
+		logmsg(LOG_DEBUG, "session %d: %zu points written in %lld ms", l->no, l->points,
+		       (long long)(mono_ms() - l->write_started_ms));
 		if (g.warned_down)
 			warnx("InfluxDB %s: writing again", opt.url);
 		g.warned_down = false;
 	}
-	batch_done(sub);
+	batch_done(l);
+}
+
+static void collect_writes(void)
+{
+	CURL *easy;
+	CURLcode rc;
+	while ((easy = httppoll_done(g.http, &rc))) {
+		struct lane *l = NULL;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&l);
+		write_done(l, rc);
+	}
 }
 
 /* ---- messages from the broker ---- */
@@ -349,9 +417,9 @@ static bool topic_matches(const char *topic, const struct reading *r)
 
 static void on_message(const char *topic, const char *payload, size_t len, void *arg)
 {
-	(void)arg;
+	struct lane *l = arg;
 	int64_t now = mono_ms();
-	g.last_message_ms = now;
+	l->last_message_ms = now;
 	struct reading r;
 	char why[256];
 	if (len > 4 * 1024 * 1024) {
@@ -368,31 +436,179 @@ static void on_message(const char *topic, const char *payload, size_t len, void 
 		die(EXIT_RUNTIME, "out of memory");
 	} else {
 		struct influx_count c = { 0 };
-		if (influx_encode(&opt.influx, &g.flat, &g.batch, &c, why, sizeof why) < 0)
+		if (influx_encode(&opt.influx, &g.flat, &l->batch, &c, why, sizeof why) < 0)
 			bad_message(topic, why);
-		if (c.points && !g.points)
-			g.batch_started_ms = now;
-		g.points += c.points;
-		g.readings++;
+		if (c.points && !l->points)
+			l->batch_started_ms = now;
+		l->points += c.points;
 	}
 	reading_free(&r);
+	arena_reset(); /* the reading was the arena's only tenant */
 }
 
-/* ---- the loop ---- */
+/* ---- the lanes ---- */
 
-static void on_signal(int sig) { g.stop = sig; }
-
-static bool batch_due(int64_t now)
+/* Session 1 is ID, as when influxpub had one; the others ID.2, ID.3...
+ * The share group is ID with what a topic level cannot hold replaced. */
+static void lanes_setup(const char *id, const char *topic)
 {
-	if (!g.points || now < g.retry_at_ms)
+	struct buf *shared = &g.shared_topic;
+	static const char *sub_topic[1], *drop_topic[1];
+	buf_init(shared);
+	buf_adds(shared, "$share/");
+	for (const char *p = id; *p; p++)
+		buf_addc(shared, strchr("/+#", *p) ? '_' : *p);
+	buf_addc(shared, '/');
+	buf_adds(shared, topic);
+	if (shared->oom)
+		die(EXIT_RUNTIME, "out of memory");
+	/* Each run drops the other kind, so that a session moved from one
+	 * to the other gets each reading once. */
+	sub_topic[0] = opt.sessions > 1 ? shared->p : topic;
+	drop_topic[0] = opt.sessions > 1 ? topic : shared->p;
+	opt.mqtt.topics = sub_topic;
+	opt.mqtt.ntopics = 1;
+	opt.mqtt.drop_topics = drop_topic;
+	opt.mqtt.ndrop_topics = 1;
+	g.nlanes = (int)opt.sessions;
+	for (int i = 0; i < g.nlanes; i++) {
+		struct lane *l = &g.lane[i];
+		l->no = i + 1;
+		buf_init(&l->client_id);
+		buf_adds(&l->client_id, id);
+		if (i > 0)
+			buf_printf(&l->client_id, ".%d", l->no);
+		if (l->client_id.oom)
+			die(EXIT_RUNTIME, "out of memory");
+		buf_init(&l->batch);
+		l->backoff_ms = BACKOFF_FIRST_MS;
+		lane_http_setup(l);
+		struct mqttsub_settings s = opt.mqtt;
+		s.client_id = l->client_id.p;
+		l->sub = mqttsub_new(&s, on_message, l);
+	}
+	g.pfd_cap = (size_t)g.nlanes;
+	if (!(g.pfd = calloc(g.pfd_cap, sizeof *g.pfd)))
+		die(EXIT_RUNTIME, "out of memory");
+}
+
+static void lanes_free(void)
+{
+	for (int i = g.nlanes - 1; i >= 0; i--) {
+		struct lane *l = &g.lane[i];
+		mqttsub_free(l->sub);
+		curl_easy_cleanup(l->curl);
+		buf_free(&l->batch);
+		buf_free(&l->client_id);
+	}
+	free(g.pfd);
+	buf_free(&g.shared_topic);
+}
+
+/* A batch is due when full, old (--batch-time) or its broker paused
+ * (QUIET_MS), and, once it holds its lane's share of a batch (batch size
+ * / sessions), whenever no other batch is out.  That is what puts the
+ * lanes out of step: one reads while InfluxDB takes another's batch, and
+ * cuts its own as soon as that one is in. */
+static bool batch_due(const struct lane *l, int64_t now)
+{
+	if (l->writing || !l->points || now < l->retry_at_ms)
 		return false;
-	return g.points >= (size_t)opt.batch_size || now - g.batch_started_ms >= opt.batch_time_ms ||
-	       now - g.last_message_ms >= QUIET_MS;
+	return l->points * (size_t)g.nlanes >= (size_t)opt.batch_size || now - l->batch_started_ms >= opt.batch_time_ms ||
+	       now - l->last_message_ms >= QUIET_MS;
+}
+
+static bool any_writing(void)
+{
+	for (int i = 0; i < g.nlanes; i++)
+		if (g.lane[i].writing)
+			return true;
+	return false;
+}
+
+/* One batch with InfluxDB at a time, the oldest due first: InfluxDB
+ * should be the limit, not a crowd of our own requests. */
+static void write_next(int64_t now)
+{
+	if (any_writing())
+		return;
+	struct lane *next = NULL;
+	for (int i = 0; i < g.nlanes; i++) {
+		struct lane *l = &g.lane[i];
+		if (batch_due(l, now) && (!next || l->batch_started_ms < next->batch_started_ms))
+			next = l;
+	}
+	if (next)
+		start_write(next);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-static void run(struct mqttsub *sub)
+static void lane_tick(struct lane *l, int64_t now)
+{
+	if (l->writing)
+		return;
+	mqttsub_tick(l->sub, now);
+	if (!l->points && mqttsub_unreleased(l->sub))
+		mqttsub_release(l->sub); /* messages that gave no point */
+}
+
+/* When the lane next wants its tick, or its batch's timers (only while no
+ * batch is out: the end of that write wakes the loop anyway). */
+static int64_t lane_wake(const struct lane *l, int64_t now, bool may_write)
+{
+	if (l->writing)
+		return INT64_MAX;
+	int64_t wake = mqttsub_wake(l->sub, now);
+	if (l->points && may_write)
+		wake = min64(wake, l->retry_at_ms > now ? l->retry_at_ms
+		                                         : min64(l->batch_started_ms + opt.batch_time_ms,
+		                                                 l->last_message_ms + QUIET_MS));
+	return wake;
+}
+
+/* A frozen lane's socket is left out (fd -1): nothing is read into a
+ * batch on its way, nothing acknowledged before InfluxDB answers.  A full
+ * batch waits for InfluxDB; the broker keeps the rest. */
+static void lane_pollfd(const struct lane *l, struct pollfd *p)
+{
+	if (l->writing)
+		*p = (struct pollfd){ -1, 0, 0 };
+	else
+		mqttsub_pollfd(l->sub, p, !g.stop && l->points < (size_t)opt.batch_size);
+}
+
+/* One poll over the lanes' sockets and libcurl's, until wake at most. */
+static void poll_once(int64_t wake, const sigset_t *mask)
+{
+	size_t nl = (size_t)g.nlanes, n = nl + httppoll_nfds(g.http);
+	if (n > g.pfd_cap) {
+		struct pollfd *p = realloc(g.pfd, n * sizeof *p);
+		if (!p)
+			die(EXIT_RUNTIME, "out of memory");
+		g.pfd = p;
+		g.pfd_cap = n;
+	}
+	for (size_t i = 0; i < nl; i++)
+		lane_pollfd(&g.lane[i], &g.pfd[i]);
+	httppoll_fill(g.http, g.pfd + nl);
+	int64_t now = mono_ms();
+	wake = min64(wake, httppoll_wake(g.http));
+	struct timespec ts = { 0, 0 };
+	if (wake > now)
+		ts = (struct timespec){ (wake - now) / 1000, (wake - now) % 1000 * 1000000 };
+	if (ppoll(g.pfd, n, &ts, mask) < 0 && errno != EINTR)
+		die_errno(EXIT_RUNTIME, "poll");
+	for (size_t i = 0; i < nl; i++)
+		if (g.pfd[i].revents)
+			mqttsub_io(g.lane[i].sub, g.pfd[i].revents);
+	httppoll_io(g.http, g.pfd + nl, n - nl);
+	collect_writes();
+}
+
+static void on_signal(int sig) { g.stop = sig; }
+
+static void run(void)
 {
 	sigset_t block, orig;
 	sigemptyset(&block);
@@ -404,33 +620,24 @@ static void run(struct mqttsub *sub)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	while (!g.stop) {
-		int64_t now = mono_ms();
-		mqttsub_tick(sub, now);
-		if (batch_due(now))
-			flush(sub);
-		else if (!g.points && mqttsub_unreleased(sub))
-			mqttsub_release(sub); /* messages that gave no point */
-		now = mono_ms();
-		struct pollfd p;
-		/* A full batch waits for InfluxDB; the broker keeps the rest. */
-		mqttsub_pollfd(sub, &p, g.points < (size_t)opt.batch_size);
-		int64_t wake = mqttsub_wake(sub, now);
-		if (g.points)
-			wake = min64(wake, g.retry_at_ms > now ? g.retry_at_ms
-			                                         : min64(g.batch_started_ms + opt.batch_time_ms,
-			                                                 g.last_message_ms + QUIET_MS));
-		struct timespec ts = { 0, 0 };
-		if (wake > now)
-			ts = (struct timespec){ (wake - now) / 1000, (wake - now) % 1000 * 1000000 };
-		int n = ppoll(&p, p.fd >= 0 ? 1 : 0, &ts, &orig);
-		if (n < 0 && errno != EINTR)
-			die_errno(EXIT_RUNTIME, "poll");
-		if (n > 0)
-			mqttsub_io(sub, p.revents);
+		int64_t now = mono_ms(), wake = now + 1000;
+		for (int i = 0; i < g.nlanes; i++)
+			lane_tick(&g.lane[i], now);
+		write_next(now);
+		bool may_write = !any_writing();
+		for (int i = 0; i < g.nlanes; i++)
+			wake = min64(wake, lane_wake(&g.lane[i], now, may_write));
+		poll_once(wake, &orig);
 	}
 	/* One last try; what InfluxDB does not take now the broker still has. */
-	if (g.points && mono_ms() >= g.retry_at_ms)
-		flush(sub);
+	int64_t now = mono_ms();
+	for (int i = 0; i < g.nlanes; i++) {
+		struct lane *l = &g.lane[i];
+		if (!l->writing && l->points && now >= l->retry_at_ms)
+			start_write(l);
+	}
+	while (any_writing())
+		poll_once(mono_ms() + 1000, &orig);
 }
 
 int main(int argc, char **argv)
@@ -446,23 +653,18 @@ int main(int argc, char **argv)
 	}
 	char topic[1024];
 	snprintf(topic, sizeof topic, "%s/+/+", opt.prefix);
-	const char *topics[] = { topic };
-	opt.mqtt.topics = topics;
-	opt.mqtt.ntopics = 1;
 	http_setup();
-	buf_init(&g.batch);
 	flat_init(&g.flat);
-	g.backoff_ms = BACKOFF_FIRST_MS;
-	struct mqttsub *sub = mqttsub_new(&opt.mqtt, on_message, NULL);
-	run(sub);
-	logmsg(LOG_INFO, "%llu points written, %llu refused by InfluxDB, %llu messages skipped", g.written,
-	       g.rejected_points, g.rejected_messages);
-	mqttsub_free(sub);
+	reading_use_arena();
+	lanes_setup(opt.mq.client_id, topic);
+	run();
+	logmsg(LOG_INFO, "%llu points written, %llu refused by InfluxDB, %llu messages skipped; %llu requests, %.1f s waiting for InfluxDB",
+	       g.written, g.rejected_points, g.rejected_messages, g.writes, (double)g.write_ms / 1000);
+	lanes_free();
 	flat_free(&g.flat);
-	buf_free(&g.batch);
+	arena_release();
 	curl_slist_free_all(g.headers);
-	curl_easy_cleanup(g.curl);
-	curl_global_cleanup();
+	httppoll_free(g.http);
 	free(g.write_url);
 	return EXIT_OK;
 }

@@ -10,7 +10,7 @@ load sinks-lib
 
 setup() {
 	setup_tmp
-	start_broker "log_type error" "log_type warning" "log_type notice" "log_type information" "log_type subscribe"
+	start_broker "log_type error" "log_type warning" "log_type notice" "log_type information" "log_type subscribe" "log_type unsubscribe"
 }
 teardown() { kill_tracked; }
 
@@ -20,9 +20,15 @@ start_influxpub() {
 	influxpub -p "$BROKER_PORT" -w "$INFLUX_URL" "$@" 2>> "$TMP/influxpub.err" &
 	INFLUXPUB_PID=$!
 	track_pid "$INFLUXPUB_PID"
-	# Subscribed: the broker says so (from the first start on, the
-	# persistent session keeps the subscription).
-	wait_for 50 grep -q "m2m-influxpub-.* meters/+/+" "$TMP/mosquitto.log"
+	# Subscribed: the broker says so for both sessions (from the first
+	# start on, the persistent sessions keep the subscription).
+	wait_for 50 subscribed 2
+}
+
+# subscribed N: N sessions of influxpub have subscribed to the readings
+# through the shared subscription.
+subscribed() {
+	[ "$(grep -o 'm2m-influxpub-[^ ]* 1 \$share/m2m-influxpub-[^/]*/meters/+/+' "$TMP/mosquitto.log" | sort -u | grep -c .)" -ge "$1" ]
 }
 
 # publish FILE: each reading line of FILE through mqttpub as one message.
@@ -99,6 +105,197 @@ outage() {
 @test "InfluxDB stopped for 20 s, and influxpub killed meanwhile: nothing is lost (MQTT 3.1.1)" {
 	outage -V 311
 	grep -q "m2m-influxpub-meters (p2, c0, k60)" "$TMP/mosquitto.log"
+}
+
+# start_flaky_influx: an HTTP stand-in in front of InfluxDB that passes
+# each write on and keeps what InfluxDB accepted ($TMP/accepted, every
+# request's status and lines in $TMP/requests); after 5 accepted writes
+# it answers 503 for 3 s (InfluxDB unavailable in the middle of a drain).
+# Sets FLAKY_URL.
+start_flaky_influx() {
+	local port
+	port=$(free_port)
+	FLAKY_URL=http://127.0.0.1:$port
+	"$PYTHON" - "$port" "$INFLUX_URL" "$TMP/accepted" "$TMP/requests" <<-'PY' 2> "$TMP/flaky.err" &
+	import sys, threading, time, urllib.request, urllib.error
+	from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+	port, upstream, accepted, requests = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+	lock = threading.Lock()
+	state = {'accepted': 0, 'down_until': None}
+	class H(BaseHTTPRequestHandler):
+	    protocol_version = 'HTTP/1.1'
+	    def do_POST(self):
+	        body = self.rfile.read(int(self.headers['Content-Length']))
+	        with lock:
+	            now = time.monotonic()
+	            if state['accepted'] >= 5 and state['down_until'] is None:
+	                state['down_until'] = now + 3
+	            down = state['down_until'] is not None and now < state['down_until']
+	            if down:
+	                code, answer = 503, b'{"error":"unavailable for the test"}'
+	            else:
+	                req = urllib.request.Request(upstream + self.path, data=body, method='POST',
+	                                             headers={'Content-Type': self.headers['Content-Type']})
+	                try:
+	                    with urllib.request.urlopen(req) as r:
+	                        code, answer = r.status, r.read()
+	                except urllib.error.HTTPError as e:
+	                    code, answer = e.code, e.read()
+	                if code == 204:
+	                    state['accepted'] += 1
+	                    with open(accepted, 'ab') as f:
+	                        f.write(body)
+	            with open(requests, 'a') as f:
+	                f.write('%d %d\n' % (code, body.count(b'\n')))
+	        self.send_response(code)
+	        self.send_header('Content-Length', str(len(answer)))
+	        self.end_headers()
+	        self.wfile.write(answer)
+	    def log_message(self, *a): pass
+	ThreadingHTTPServer(('127.0.0.1', port), H).serve_forever()
+	PY
+	track_pid $!
+	wait_for 50 port_listening "$port"
+}
+
+# drain ARGS...: 1,600 readings queued at the broker for influxpub's two
+# sessions while it is away, then drained in batches of 100 with InfluxDB
+# unavailable for 3 s in the middle: every reading is written once, by one
+# of the sessions, and lands with its exact values.
+drain() {
+	start_influxdb
+	influx_query 'CREATE DATABASE meters' > /dev/null
+	start_flaky_influx
+	INFLUX_URL=$FLAKY_URL start_influxpub -d meters --batch-size 100 "$@"
+	kill -TERM "$INFLUXPUB_PID"
+	wait_gone "$INFLUXPUB_PID" 50
+	# 160 readings of each of ten meters, a second apart (mosquitto
+	# queues 1,000 messages per session by default: 800 each).
+	"$PYTHON" - > "$TMP/readings.jsonl" <<-'PY'
+	for i in range(1600):
+	    d, s = i % 10, i // 10
+	    print('{"time":"2026-11-27T10:%02d:%02d.500Z","type":"dsmr","device":"m%d","values":'
+	          '{"energy":{"value":%d.%03d,"unit":"kWh"},"count":{"value":%d}}}' % (s // 60, s % 60, d, 1000 + i, i % 997, i))
+	PY
+	local d
+	for d in 0 1 2 3 4 5 6 7 8 9; do
+		grep "\"device\":\"m$d\"" "$TMP/readings.jsonl" | mosquitto_pub -p "$BROKER_PORT" -q 1 -t "meters/dsmr/m$d" -l
+	done
+	: > "$TMP/influxpub.err"
+	METER2MQTT_LOG_LEVEL=debug INFLUX_URL=$FLAKY_URL start_influxpub -d meters --batch-size 100 "$@"
+	wait_secs 60 influx_matches "$TMP/readings.jsonl" meters
+	kill -TERM "$INFLUXPUB_PID"
+	wait_gone "$INFLUXPUB_PID" 100
+	# InfluxDB was unavailable in the middle, and influxpub said so once.
+	grep -q '^503 ' "$TMP/requests"
+	run grep -c "keeping .* points and retrying" "$TMP/influxpub.err"
+	[ "$output" -eq 1 ]
+	# Each reading was written once: 1,600 lines accepted, none twice.
+	run grep -c . "$TMP/accepted"
+	[ "$output" -eq 1600 ]
+	run bash -c "sort '$TMP/accepted' | uniq -d"
+	assert_output ""
+	grep -q "influxpub: 1600 points written, 0 refused by InfluxDB, 0 messages skipped" "$TMP/influxpub.err"
+	# Both sessions took part.
+	grep -q "session 1: [0-9]* points written" "$TMP/influxpub.err"
+	grep -q "session 2: [0-9]* points written" "$TMP/influxpub.err"
+}
+
+@test "a drain shared by two sessions, InfluxDB unavailable midway: each reading written once (MQTT 5)" {
+	drain
+}
+
+@test "a drain shared by two sessions, InfluxDB unavailable midway: each reading written once (MQTT 3.1.1)" {
+	drain -V 311
+}
+
+@test "from one session to two: the readings the old session kept land, then each reading once" {
+	start_influxdb
+	influx_query 'CREATE DATABASE meters' > /dev/null
+	# What an influxpub of one session left: its plain subscription, with
+	# readings queued.
+	influxpub -p "$BROKER_PORT" -w "$INFLUX_URL" -d meters --sessions 1 2>> "$TMP/influxpub.err" &
+	INFLUXPUB_PID=$!
+	track_pid "$INFLUXPUB_PID"
+	wait_for 50 grep -q "m2m-influxpub-meters 1 meters/+/+" "$TMP/mosquitto.log"
+	kill -TERM "$INFLUXPUB_PID"
+	wait_gone "$INFLUXPUB_PID" 50
+	local i
+	for ((i = 0; i < 20; i++)); do
+		printf '{"time":"2026-11-27T10:00:%02d.000Z","type":"dsmr","device":"house","values":{"count":{"value":%d}}}\n' "$i" "$i"
+	done > "$TMP/all.jsonl"
+	head -10 "$TMP/all.jsonl" > "$TMP/queued.jsonl"
+	tail -10 "$TMP/all.jsonl" > "$TMP/later.jsonl"
+	# Not retained: a retained reading comes again with every new
+	# subscription, and would be counted twice.
+	mosquitto_pub -p "$BROKER_PORT" -q 1 -t meters/dsmr/house -l < "$TMP/queued.jsonl"
+	: > "$TMP/influxpub.err"
+	start_influxpub -d meters
+	wait_secs 20 influx_matches "$TMP/queued.jsonl" meters
+	# The plain subscription is gone: a new reading comes once, through
+	# the shared one.
+	wait_for 50 grep -q "m2m-influxpub-meters meters/+/+" "$TMP/mosquitto.log"
+	mosquitto_pub -p "$BROKER_PORT" -q 1 -t meters/dsmr/house -l < "$TMP/later.jsonl"
+	wait_secs 20 influx_matches "$TMP/all.jsonl" meters
+	kill -TERM "$INFLUXPUB_PID"
+	wait_gone "$INFLUXPUB_PID" 50
+	run cat "$TMP/influxpub.err"
+	assert_output --regexp "^influxpub: 20 points written, 0 refused by InfluxDB, 0 messages skipped; [0-9]+ requests, [0-9.]+ s waiting for InfluxDB$"
+}
+
+# refusing_broker PORT LEVEL CODE: a stand-in broker (MQTT protocol LEVEL:
+# 4 for 3.1.1, 5) that accepts the connection and answers every
+# SUBSCRIBE with CODE, as a broker without shared subscriptions does.
+refusing_broker() {
+	"$PYTHON" - "$@" <<-'PY' &
+	import socket, sys
+	port, level, code = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3], 16)
+	props = b'\0' if level == 5 else b''
+	srv = socket.socket()
+	srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	srv.bind(('127.0.0.1', port))
+	srv.listen(5)
+	def packet(f):
+	    head = f.read(1)
+	    if not head:
+	        return None, None
+	    n, shift = 0, 0
+	    while True:
+	        b = f.read(1)[0]
+	        n |= (b & 0x7f) << shift
+	        shift += 7
+	        if b < 0x80:
+	            break
+	    return head[0], f.read(n)
+	while True:
+	    c, _ = srv.accept()
+	    f = c.makefile('rb')
+	    while True:
+	        kind, body = packet(f)
+	        if kind is None:
+	            break
+	        if kind >> 4 == 1:   # CONNECT: accepted, no session
+	            c.sendall(bytes([0x20, 2 + len(props), 0, 0]) + props)
+	        elif kind >> 4 == 8: # SUBSCRIBE: refused
+	            c.sendall(bytes([0x90, 3 + len(props)]) + body[:2] + props + bytes([code]))
+	    c.close()
+	PY
+	track_pid $!
+	wait_for 50 port_listening "$1"
+}
+
+@test "a broker that refuses the shared subscription is one clear error, exit 1" {
+	local port
+	port=$(free_port)
+	refusing_broker "$port" 5 0x9e
+	run --separate-stderr influxpub -p "$port" -w http://127.0.0.1:1 -d meters
+	[ "$status" -eq 1 ]
+	assert_equal "$stderr" "influxpub: broker localhost:$port refused the subscription to \$share/m2m-influxpub-meters/meters/+/+: Shared Subscriptions not supported"
+	port=$(free_port)
+	refusing_broker "$port" 4 0x80
+	run --separate-stderr influxpub -p "$port" -V 311 -w http://127.0.0.1:1 -d meters
+	[ "$status" -eq 1 ]
+	assert_equal "$stderr" "influxpub: broker localhost:$port refused the subscription to \$share/m2m-influxpub-meters/meters/+/+: failure (SUBACK 0x80)"
 }
 
 @test "a wrong InfluxDB password is one clear error, exit 1; the right one writes" {

@@ -25,6 +25,8 @@ teardown() { kill_tracked; }
 		'no|influxdb: { database: meters, bucket: b }|'"'influxdb': influxpub --check rejects it: influxpub: give either -d DB"
 		'no|influxdb: { database: meters, token: a, token_file: b }|'"'influxdb' has both 'token' and 'token_file'"
 		'no|influxdb: { database: meters, batch_size: 0 }|'"'batch_size' must be a whole number from 1 to 1000000"
+		'ok|influxdb: { database: meters, sessions: 1 }|'
+		'no|influxdb: { database: meters, sessions: 9 }|'"'sessions' must be a whole number from 1 to 8"
 		'no|influxdb: { databse: meters }|'"unknown key 'databse' in 'influxdb' (did you mean 'database'?)"
 		'no|http: { listen: "nowhere" }|'"'http': mtrexport --check rejects it: mtrexport: --listen: not ADDRESS:PORT: nowhere"
 	)
@@ -45,7 +47,7 @@ teardown() { kill_tracked; }
 }
 
 @test "mtrcfg -o: one service per sink, secrets in env/, the devices publish whole readings; a removed section stops its sink" {
-	mk_conf 'influxdb: { url: "http://127.0.0.1:8086", database: meters, username: gw, password: "in flux$(x)" }' \
+	mk_conf 'influxdb: { url: "http://127.0.0.1:8086", database: meters, username: gw, password: "in flux$(x)", sessions: 1 }' \
 		'http: { listen: "127.0.0.1:9644", stale: 30 }' \
 		'mqtt: { host: 127.0.0.1, port: 1884, client_id: gw, qos: 2, password: "mq-secret" }'
 	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f1.yaml"
@@ -55,7 +57,7 @@ teardown() { kill_tracked; }
 	assert_line "mtrcfg: Started service: sink.influxdb (influxpub)"
 	assert_line "mtrcfg: Started service: sink.http (mtrexport)"
 	local i=$TMP/scan/sink.influxdb h=$TMP/scan/sink.http
-	grep -qx "exec chpst -e ./env '[^']*/influxpub' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-influxdb' '-w' 'http://127.0.0.1:8086' '-d' 'meters' '--influx-user' 'gw'" "$i/run"
+	grep -qx "exec chpst -e ./env '[^']*/influxpub' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-influxdb' '-w' 'http://127.0.0.1:8086' '-d' 'meters' '--influx-user' 'gw' '--sessions' '1'" "$i/run"
 	grep -qx "exec chpst -e ./env '[^']*/mtrexport' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-http' '-l' '127.0.0.1:9644' '--stale' '30'" "$h/run"
 	[ "$(stat -c %a "$i/env/INFLUX_PASSWORD")" = 600 ]
 	[ "$(cat "$i/env/INFLUX_PASSWORD")" = 'in flux$(x)' ]

@@ -5,7 +5,9 @@
  * pass a message on.  It connects, subscribes to its topics on every
  * (re)connect, and retries with a backoff (1 s doubling to 30 s) while
  * the broker is away.  A broker that refuses us (bad credentials, not
- * authorized) is fatal: exit 1 with the broker's reason.
+ * authorized) or one of our subscriptions (not authorized, a shared
+ * subscription it does not support) is fatal: exit 1 with the broker's
+ * reason.
  *
  * hold_acks: the sink must have stored a message before the broker learns
  * it was received.  libmosquitto acknowledges a QoS 1 message as it reads
@@ -27,6 +29,7 @@
  * the session is clean); mq->qos is the subscriptions'. */
 struct mqttsub_settings {
 	const struct mqtt_settings *mq;
+	const char *client_id;      /* NULL: mq's */
 	bool persistent;            /* clean_session false: the broker keeps our queue
 	                             * (under MQTT 5: a session that never expires) */
 	bool hold_acks;
@@ -34,6 +37,10 @@ struct mqttsub_settings {
 	                             * unacknowledged; 0: libmosquitto's 20 */
 	const char *const *topics;
 	size_t ntopics;
+	/* Dropped after subscribing, on every connect: what an earlier run
+	 * subscribed this persistent session to and this one no longer wants. */
+	const char *const *drop_topics;
+	size_t ndrop_topics;
 };
 
 typedef void mqttsub_message_fn(const char *topic, const char *payload, size_t len, void *arg);

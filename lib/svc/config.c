@@ -14,7 +14,7 @@ static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "typ
 	                                 "state_dir", "influxdb", "http" };
 static const char *const influx_keys[] = { "url",    "database", "username", "password",    "password_file",
 	                                    "org",    "bucket",   "token",    "token_file",  "measurement",
-	                                    "batch_size", "batch_time" };
+	                                    "batch_size", "batch_time", "sessions" };
 static const char *const http_keys[] = { "listen", "stale", "refresh" };
 static const char *const mqtt_keys[] = { "host",      "port",      "topic_prefix", "username", "password",
                                          "password_file", "client_id", "qos",      "retain",   "keepalive",
@@ -121,6 +121,10 @@ static void influx_pair(struct yw *w, const yaml_node_t *k, const char *key, yam
 	}
 	if (!strcmp(key, "batch_time")) {
 		yw_set_long(w, v, key, 0, 3600000, &c->batch_time_ms);
+		return;
+	}
+	if (!strcmp(key, "sessions")) {
+		yw_set_long(w, v, key, 1, 8, &c->sessions);
 		return;
 	}
 	char **dst = !strcmp(key, "url")             ? &c->url

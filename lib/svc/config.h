@@ -32,7 +32,7 @@ struct influx_conf {
 	bool present;
 	char *url, *database, *username, *password, *password_file;
 	char *org, *bucket, *token, *token_file, *measurement;
-	long batch_size, batch_time_ms; /* 0: influxpub's default */
+	long batch_size, batch_time_ms, sessions; /* 0: influxpub's default */
 };
 
 /* http: the exporter and status page's service (mtrexport(1)). */

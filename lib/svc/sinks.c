@@ -72,6 +72,8 @@ static char **influx_argv(const struct base_conf *b, const char *config_path, co
 		argv_add_long(&a, "--batch-size", c->batch_size);
 	if (c->batch_time_ms)
 		argv_add_long(&a, "--batch-time", c->batch_time_ms);
+	if (c->sessions)
+		argv_add_long(&a, "--sessions", c->sessions);
 	return argv_built(&a);
 }
 
