@@ -738,6 +738,37 @@ static bool mqttpub_ok(struct pass *p, char **argv)
 	return ok;
 }
 
+/* The one log every device writes to (logging.dir/devices), installed
+ * before the devices that need it.  True when newly installed. */
+static bool sync_shared_log(struct pass *p)
+{
+	char err[512], *dir = device_log_dir(p, "devices");
+	struct svc s;
+	bool started = false;
+	if (!dir || svc_generate_log(sup, dir, &s) < 0) {
+		free(dir);
+		warnx("%s: out of memory", SVC_LOG);
+		p->failures++;
+		return false;
+	}
+	struct svc_state st;
+	svc_read_state(p->scanfd, SVC_LOG, &st);
+	int r = 0;
+	if (st.exists && !st.generated)
+		warnx("%s/%s exists and was not made by mtrcfg: leaving it alone", scan_dir, SVC_LOG);
+	else if (!st.exists && (r = svc_install(p->scanfd, &s, err, sizeof err)) == 0)
+		started = true;
+	else if (st.exists && st.checksum != s.checksum)
+		r = svc_update(p->scanfd, &s, sup, err, sizeof err);
+	if (r < 0) {
+		warnx("%s", err);
+		p->failures++;
+	}
+	svc_free(&s);
+	free(dir);
+	return started;
+}
+
 static void sync_services(struct pass *p)
 {
 	char err[512];
@@ -748,20 +779,18 @@ static void sync_services(struct pass *p)
 		p->errors++;
 		return;
 	}
-	bool checked_pub = false, pub_good = true, started = false;
+	bool checked_pub = false, pub_good = true, started = sync_shared_log(p);
 	for (size_t i = 0; i < p->n_devs; i++) {
 		struct dev *dv = &p->devs[i];
 		if (!dv->valid)
 			continue;
 		char **rargv = reader_argv(dv, false), **pargv = pub_argv(&p->base, mqttpub, dv->conf.type, dv->id);
-		char *logdir = device_log_dir(p, dv->id);
 		struct svc_spec spec = { .id = dv->id,
 			                 .type = dv->conf.type,
 			                 .source = dv->file,
 			                 .sup = sup,
 			                 .reader_argv = rargv,
 			                 .pub_argv = pargv,
-			                 .log_dir = logdir ? logdir : "/var/log/meter2mqtt",
 			                 .password = p->base.mqtt.password,
 			                 .log_level = p->base.log_level };
 		struct svc s;
@@ -803,7 +832,6 @@ static void sync_services(struct pass *p)
 		}
 		argv_free(rargv);
 		argv_free(pargv);
-		free(logdir);
 	}
 	free(mqttpub);
 	if (started && sup == SUP_S6)
@@ -827,7 +855,7 @@ static void remove_stale(struct pass *p)
 	struct names gone = { 0 };
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || device_file_present(p, e->d_name))
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, SVC_LOG) || device_file_present(p, e->d_name))
 			continue;
 		struct svc_state st;
 		svc_read_state(p->scanfd, e->d_name, &st);

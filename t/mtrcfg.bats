@@ -113,11 +113,20 @@ Y
 	assert_success
 	assert_output "mtrcfg: Started device: f1 (fake)"
 	s=$TMP/scan/f1
-	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2' |" "$s/run"
-	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1' &" "$s/run"
-	grep -q 'exec chpst -P -e ./env ./run pipeline' "$s/run"
-	grep -qx "exec svlogd -tt '$TMP/log/f1'" "$s/log/run"
-	grep -qx "mkdir -p -m 0750 '$TMP/log/f1' || exit 1" "$s/log/run"
+	# run execs the reader, log/run execs the publisher: the supervisor's
+	# pipe joins them, and no shell stays behind.
+	grep -qx "exec chpst -e ./env '$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2'" "$s/run"
+	grep -qx "exec chpst -e ../env '$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-t' 'home' '-i' 'gw-f1' '-q' '2' '--no-retain' '--type' 'fake' '--device' 'f1'" "$s/log/run"
+	grep -qx "exec 2<> ../meter2mqtt.log/fifo" "$s/run"
+	grep -qx "exec 2<> ../../meter2mqtt.log/fifo" "$s/log/run"
+	[ "$(cat "$s/env/METER2MQTT_LOG_TAG")" = f1 ]
+	# one shared log for every device, in logging.dir/devices
+	l=$TMP/scan/meter2mqtt.log
+	grep -qx "exec svlogd -tt '$TMP/log/devices' <> fifo" "$l/run"
+	grep -qx "mkdir -p -m 0750 '$TMP/log/devices' || exit 1" "$l/run"
+	[ ! -e "$l/log" ] && [ ! -e "$l/env" ]
+	sh -n "$s/log/run"
+	sh -n "$l/run"
 	grep -q '^checksum [0-9a-f]\{16\}$' "$s/.m2m-generated"
 	sh -n "$s/run"
 	before=$(stat -c '%i %Y' "$s/run" "$s/.m2m-generated")
@@ -139,9 +148,10 @@ Y
 	[ "$(stat -c %a "$s/env/MQTT_PASSWORD")" = 600 ]
 	[ "$(cat "$s/env/MQTT_PASSWORD")" = "pa ss\$(x)'w" ]
 	! grep -q 'pa ss' "$s/run" "$s/log/run" "$s/.m2m-generated"
-	grep -q "'-u' 'meter'" "$s/run"
-	grep -q 'exec s6-setsid -q -g s6-envdir ./env ./run pipeline' "$s/run"
-	grep -q "^exec s6-log -b n10 s1000000 T '$TMP/log/f1'$" "$s/log/run"
+	grep -q "'-u' 'meter'" "$s/log/run"
+	grep -q "^exec s6-envdir ./env '$TMP/etc/types/fake' " "$s/run"
+	grep -q "^exec s6-envdir ../env '$TMP/etc/stubpub' " "$s/log/run"
+	grep -q "^exec s6-log -b n10 s1000000 T '$TMP/log/devices' <> fifo$" "$TMP/scan/meter2mqtt.log/run"
 }
 
 @test "mtrcfg: a directory mtrcfg did not make is never touched" {

@@ -10,6 +10,8 @@
 #endif
 
 const char *prog_name = "meter2mqtt";
+static const char *base_name = "meter2mqtt";
+static char tagged_name[128];
 enum log_level log_threshold = LOG_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -27,7 +29,14 @@ int log_level_parse(const char *name)
 void err_init(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
-	prog_name = slash ? slash + 1 : (argv0 ? argv0 : prog_name);
+	prog_name = base_name = slash ? slash + 1 : (argv0 ? argv0 : prog_name);
+	/* Every device's programs may write to one shared log: the tag (the
+	 * device id, set by the service) says whose line it is. */
+	const char *tag = getenv("METER2MQTT_LOG_TAG");
+	if (tag && *tag) {
+		snprintf(tagged_name, sizeof tagged_name, "%s[%s]", base_name, tag);
+		prog_name = tagged_name;
+	}
 	const char *env = getenv("METER2MQTT_LOG_LEVEL");
 	int lvl = env ? log_level_parse(env) : -1;
 	if (lvl >= 0)
@@ -124,6 +133,6 @@ void warn_limited(struct ratelimit *rl, const char *fmt, ...)
 
 void print_version(void)
 {
-	printf("%s %s\n", prog_name, M2M_VERSION);
+	printf("%s %s\n", base_name, M2M_VERSION);
 	exit(EXIT_OK);
 }

@@ -16,6 +16,9 @@
 #include <sys/types.h>
 
 #define SVC_MARKER ".m2m-generated"
+/* The devices' shared log service: not a device id (those have no dot),
+ * nor a name a scanner skips (those start with one). */
+#define SVC_LOG "meter2mqtt.log"
 
 enum supervisor { SUP_RUNIT, SUP_S6 };
 
@@ -33,7 +36,7 @@ struct svc {
 	size_t n;
 	uint64_t checksum;
 	uint64_t validated; /* validation key, stored beside the checksum */
-	char *log_dir;      /* the logger's directory (log/run makes it) */
+	char *log_dir;      /* the shared log's directory; NULL for a device */
 };
 
 struct svc_spec {
@@ -41,7 +44,6 @@ struct svc_spec {
 	enum supervisor sup;
 	char *const *reader_argv;  /* absolute program path first */
 	char *const *pub_argv;     /* likewise */
-	const char *log_dir;       /* this device's log directory */
 	const char *password;      /* NULL: none */
 	const char *log_level;     /* NULL: none */
 };
@@ -50,8 +52,14 @@ struct svc_spec {
  * nothing in it (quotes, $(..), backticks, ;, newlines) is ever run. */
 int sh_quote(char **buf, size_t *len, const char *s);
 
-/* Builds the files in memory.  Returns 0, or -1 when out of memory. */
+/* Builds the files in memory.  Returns 0, or -1 when out of memory.
+ * A device's run execs the reader, its log/run execs mqttpub: the
+ * supervisor's service-to-logger pipe carries the readings and outlives
+ * either side, and no shell stays behind.  Both write their messages to
+ * the shared log service (svc_generate_log), tagged with the device id. */
 int svc_generate(const struct svc_spec *spec, struct svc *out);
+/* The shared log service SVC_LOG, writing into log_dir. */
+int svc_generate_log(enum supervisor sup, const char *log_dir, struct svc *out);
 void svc_free(struct svc *s);
 
 /* 64-bit FNV-1a, for checksums of generated text (not a security boundary:
