@@ -358,3 +358,16 @@ int jw_write_line(struct jw *w, int fd)
 	}
 	return 0;
 }
+
+char *jw_take(struct jw *w, size_t *len)
+{
+	char *p = w->oom ? NULL : malloc(w->len + 1);
+	if (p) {
+		if (w->len)
+			memcpy(p, w->buf, w->len);
+		p[w->len] = '\0';
+		*len = w->len;
+	}
+	jw_free(w);
+	return p;
+}

@@ -53,6 +53,10 @@ void jw_raw_value(struct jw *w, const char *json, size_t n);
 void jw_keyn_plain(struct jw *w, const char *key, size_t n);
 void jw_stringn_plain(struct jw *w, const char *s, size_t n);
 
+/* Hands over the buffer as a malloc'd NUL-terminated string and frees w;
+ * NULL when memory ran out (now or while writing). */
+char *jw_take(struct jw *w, size_t *len);
+
 /* Appends "\n" and writes the whole line to fd in one go (retrying short
  * writes and EINTR).  Returns 0, or -1 with errno set. */
 int jw_write_line(struct jw *w, int fd);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "line/jsonw.h"
+#include "line/reading.h"
 
 /* ---- lists ---- */
 
@@ -52,79 +53,6 @@ static int list_push(struct mm_list *l, char *topic, char *payload, size_t len, 
 
 /* ---- topic levels ---- */
 
-/* Length of the UTF-8 sequence at s (at most n bytes), or 0 when it is not
- * well-formed: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned long v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, v = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, v = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
-bool mm_level_valid(const char *s, size_t n, const char **why)
-{
-	const char *dummy;
-	if (!why)
-		why = &dummy;
-	if (n == 0) {
-		*why = "empty topic level";
-		return false;
-	}
-	if (n > MM_TOPIC_MAX) {
-		*why = "topic level longer than 65535 bytes";
-		return false;
-	}
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
-		unsigned long cp;
-		size_t k = utf8_seq(p + i, n - i, &cp);
-		if (k == 0) {
-			*why = "invalid UTF-8 in topic level";
-			return false;
-		}
-		if (cp == 0) {
-			*why = "NUL in topic level";
-			return false;
-		}
-		/* MQTT says topics should not carry control characters;
-		 * mosquitto refuses them. */
-		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			*why = "control character in topic level";
-			return false;
-		}
-		if (cp == '/' || cp == '+' || cp == '#') {
-			*why = cp == '/' ? "'/' in topic level" : cp == '+' ? "wildcard '+' in topic level"
-			                                                    : "wildcard '#' in topic level";
-			return false;
-		}
-		i += k;
-	}
-	return true;
-}
-
 bool mm_prefix_valid(const char *s, const char **why)
 {
 	const char *dummy;
@@ -142,7 +70,7 @@ bool mm_prefix_valid(const char *s, const char **why)
 	for (const char *level = s;;) {
 		const char *slash = strchr(level, '/');
 		size_t n = slash ? (size_t)(slash - level) : strlen(level);
-		if (!mm_level_valid(level, n, why))
+		if (!topic_level_valid(level, n, why))
 			return false;
 		if (!slash)
 			return true;
@@ -382,19 +310,6 @@ static char *dup_bytes(const char *s, size_t n)
 	return p;
 }
 
-/* Hands over w's buffer as a malloc'd string. */
-static char *jw_take(struct jw *w, size_t *len)
-{
-	if (w->oom) {
-		jw_free(w);
-		return NULL;
-	}
-	char *p = dup_bytes(w->buf ? w->buf : "", w->len);
-	*len = w->len;
-	jw_free(w);
-	return p;
-}
-
 char *mm_value_payload(const json_t *v, size_t *len, const char **why)
 {
 	char num[64];
@@ -433,131 +348,6 @@ char *mm_value_payload(const json_t *v, size_t *len, const char **why)
 
 /* ---- parsing ---- */
 
-static const char *string_member(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool level_member(const json_t *root, const char *key, const char **out, char *why, size_t whylen)
-{
-	const json_t *v = json_object_get(root, key);
-	const char *problem;
-	if (!v) {
-		snprintf(why, whylen, "no \"%s\"", key);
-		return false;
-	}
-	if (!json_is_string(v)) {
-		snprintf(why, whylen, "\"%s\" is not a string", key);
-		return false;
-	}
-	if (!mm_level_valid(json_string_value(v), json_string_length(v), &problem)) {
-		snprintf(why, whylen, "\"%s\" is not a valid topic level: %s", key, problem);
-		return false;
-	}
-	*out = json_string_value(v);
-	return true;
-}
-
-/* The integer token that ends just before byte end of s (jansson reports
- * an integer overflow there): its start, or -1 when it is not one. */
-static long integer_token_start(const char *s, size_t end)
-{
-	size_t i = end;
-	while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
-		i--;
-	if (i == end)
-		return -1;
-	if (i > 0 && s[i - 1] == '-')
-		i--;
-	return (long)i;
-}
-
-static bool followed_by_colon(const char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-		i++;
-	return i < n && s[i] == ':';
-}
-
-/* Parses with jansson.  An integer beyond 64 bits, which jansson refuses
- * ("too big integer") but a reader may legally write, is quoted and parsed
- * again, so that it becomes a string of its exact digits: never rounded
- * through a double, and the rest of the line is not lost. */
-static json_t *load_line(const char *line, size_t len, json_error_t *err)
-{
-	enum { FLAGS = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, MAX_QUOTED = 64 };
-	json_t *root = json_loadb(line, len, FLAGS, err);
-	char *copy = NULL;
-	int shift = 0;
-	for (int quoted = 0; !root && quoted < MAX_QUOTED; quoted++) {
-		if (json_error_code(err) != json_error_numeric_overflow || err->position < 1 ||
-		    (size_t)err->position > len || strstr(err->text, "integer") == NULL)
-			break;
-		size_t end = (size_t)err->position;
-		const char *cur = copy ? copy : line;
-		long start = integer_token_start(cur, end);
-		if (start < 0 || followed_by_colon(cur + end, len - end))
-			break; /* not a value (a key, quoted, would turn bad JSON good) */
-		char *next = malloc(len + 2);
-		if (!next)
-			break;
-		memcpy(next, cur, (size_t)start);
-		next[start] = '"';
-		memcpy(next + start + 1, cur + start, end - (size_t)start);
-		next[end + 1] = '"';
-		memcpy(next + end + 2, cur + end, len - end);
-		free(copy);
-		copy = next;
-		len += 2;
-		root = json_loadb(copy, len, FLAGS, err);
-		shift = 2 * (quoted + 1);
-	}
-	/* A later error's position, in the line as read. */
-	if (!root && err->position >= shift)
-		err->position -= shift;
-	free(copy);
-	return root;
-}
-
-int mm_parse(const char *line, size_t len, struct mm_reading *r, char *why, size_t whylen)
-{
-	memset(r, 0, sizeof *r);
-	json_error_t err;
-	r->root = load_line(line, len, &err);
-	if (!r->root) {
-		snprintf(why, whylen, "not JSON: %s at byte %d", err.text, err.position);
-		return -1;
-	}
-	if (!json_is_object(r->root)) {
-		snprintf(why, whylen, "not a JSON object");
-		goto bad;
-	}
-	if (!level_member(r->root, "type", &r->type, why, whylen) ||
-	    !level_member(r->root, "device", &r->device, why, whylen))
-		goto bad;
-	r->time = string_member(r->root, "time");
-	r->meter = json_object_get(r->root, "meter");
-	if (!json_is_object(r->meter))
-		r->meter = NULL;
-	r->values = json_object_get(r->root, "values");
-	if (r->values && !json_is_object(r->values)) {
-		snprintf(why, whylen, "\"values\" is not an object");
-		goto bad;
-	}
-	return 0;
-bad:
-	mm_reading_free(r);
-	return -1;
-}
-
-void mm_reading_free(struct mm_reading *r)
-{
-	json_decref(r->root);
-	memset(r, 0, sizeof *r);
-}
-
 /* ---- value messages ---- */
 
 static void problem(struct mm_result *res, const char *param, const char *why)
@@ -574,10 +364,9 @@ static void problem(struct mm_result *res, const char *param, const char *why)
 	snprintf(p->why, sizeof p->why, "%s", why);
 }
 
-/* Checks one parameter name as the last topic level. */
-static bool param_ok(const char *param, const char **why)
+bool mm_param_valid(const char *param, const char **why)
 {
-	if (!mm_level_valid(param, strlen(param), why))
+	if (!topic_level_valid(param, strlen(param), why))
 		return false;
 	if (strcmp(param, "status") == 0) {
 		*why = "named \"status\", which would overwrite the status topic";
@@ -586,7 +375,7 @@ static bool param_ok(const char *param, const char **why)
 	return true;
 }
 
-static char *json_values_payload(const struct mm_reading *r, const json_t *entry, const json_t *value, size_t *len,
+static char *json_values_payload(const struct reading *r, const json_t *entry, const json_t *value, size_t *len,
                                  const char **why)
 {
 	struct jw w;
@@ -598,12 +387,12 @@ static char *json_values_payload(const struct mm_reading *r, const json_t *entry
 		*why = "value nested too deeply";
 		return NULL;
 	}
-	const char *unit = string_member(entry, "unit");
+	const char *unit = reading_string(entry, "unit");
 	if (unit) {
 		jw_key(&w, "unit");
 		jw_string(&w, unit);
 	}
-	const char *t = string_member(entry, "time");
+	const char *t = reading_string(entry, "time");
 	if (!t)
 		t = r->time;
 	if (t) {
@@ -615,7 +404,7 @@ static char *json_values_payload(const struct mm_reading *r, const json_t *entry
 	return jw_take(&w, len);
 }
 
-int mm_build(const struct mm_opts *o, const struct mm_reading *r, const char *line, size_t len, bool retain,
+int mm_build(const struct mm_opts *o, const struct reading *r, const char *line, size_t len, bool retain,
              struct mm_list *out, struct mm_result *res)
 {
 	memset(res, 0, sizeof *res);
@@ -638,7 +427,7 @@ int mm_build(const struct mm_opts *o, const struct mm_reading *r, const char *li
 	json_t *entry;
 	json_object_foreach(r->values, param, entry) {
 		const char *why;
-		if (!param_ok(param, &why)) {
+		if (!mm_param_valid(param, &why)) {
 			problem(res, param, why);
 			continue;
 		}
@@ -676,225 +465,4 @@ int mm_build(const struct mm_opts *o, const struct mm_reading *r, const char *li
 		added++;
 	}
 	return added;
-}
-
-/* ---- Home Assistant discovery ---- */
-
-static bool contains(const char *s, const char *word) { return s && strstr(s, word) != NULL; }
-
-static bool is_one_of(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-void mm_ha_classify(const char *unit, const char *param, bool numeric, struct mm_ha_class *c)
-{
-	static const char *const energy[] = { "Wh", "kWh", "MWh", "GWh", "MJ", "GJ", NULL };
-	static const char *const power[] = { "W", "kW", "MW", NULL };
-	static const char *const reactive[] = { "var", "kvar", NULL };
-	static const char *const counters[] = { "varh", "kvarh", "Mvarh", "VAh", "kVAh", "kJ", "J", NULL };
-	memset(c, 0, sizeof *c);
-	if (!numeric)
-		return; /* text: a unit would make Home Assistant expect a number */
-	c->state_class = "measurement";
-	if (!unit || !*unit) {
-		if (contains(param, "power_factor"))
-			c->device_class = "power_factor";
-		return;
-	}
-	c->unit = unit;
-	if (is_one_of(unit, energy)) {
-		c->device_class = "energy";
-		c->state_class = "total_increasing";
-	} else if (is_one_of(unit, power)) {
-		c->device_class = "power";
-	} else if (!strcmp(unit, "m3") || !strcmp(unit, "m³") || !strcmp(unit, "l") || !strcmp(unit, "L")) {
-		c->unit = unit[0] == 'm' ? "m³" : "L";
-		/* The Energy dashboard takes gas and water only with these
-		 * classes; a volume it cannot place stays a plain volume. */
-		c->device_class = contains(param, "gas") ? "gas" : contains(param, "water") ? "water" : "volume";
-		c->state_class = "total_increasing";
-	} else if (!strcmp(unit, "m3/h") || !strcmp(unit, "m³/h")) {
-		c->unit = "m³/h";
-		c->device_class = "volume_flow_rate";
-	} else if (!strcmp(unit, "V")) {
-		c->device_class = "voltage";
-	} else if (!strcmp(unit, "A")) {
-		c->device_class = "current";
-	} else if (!strcmp(unit, "C") || !strcmp(unit, "°C")) {
-		c->unit = "°C";
-		c->device_class = "temperature";
-	} else if (!strcmp(unit, "Hz")) {
-		c->device_class = "frequency";
-	} else if (is_one_of(unit, reactive)) {
-		c->device_class = "reactive_power";
-	} else if (!strcmp(unit, "VA")) {
-		c->device_class = "apparent_power";
-	} else if (!strcmp(unit, "bar")) {
-		c->device_class = "pressure";
-	} else if (!strcmp(unit, "h")) {
-		c->device_class = "duration";
-		c->state_class = "total_increasing";
-	} else if (is_one_of(unit, counters)) {
-		c->state_class = "total_increasing";
-	}
-	/* Anything else ("K" for a temperature difference, which Home
-	 * Assistant would convert as if absolute): the unit, no class. */
-}
-
-/* Home Assistant ids allow [A-Za-z0-9_-]; everything else becomes '_'. */
-static void sanitize_id(char *s)
-{
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			*s = '_';
-	}
-}
-
-/* A parameter name fit for a Jinja string literal and an entity name. */
-static bool plain_name(const char *s)
-{
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		      c == ':' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
-static char *humanize(const char *param)
-{
-	char *s = strdup(param);
-	if (!s)
-		return NULL;
-	for (char *p = s; *p; p++)
-		if (*p == '_')
-			*p = ' ';
-	if (s[0] >= 'a' && s[0] <= 'z')
-		s[0] = (char)(s[0] - 'a' + 'A');
-	return s;
-}
-
-static void ha_device(struct jw *w, const struct mm_reading *r, const char *node)
-{
-	const char *id = r->meter ? string_member(r->meter, "id") : NULL;
-	if (!id || !*id)
-		id = r->meter ? string_member(r->meter, "serial") : NULL;
-	jw_key(w, "device");
-	jw_object_begin(w);
-	jw_key(w, "identifiers");
-	jw_array_begin(w);
-	char ident[300];
-	snprintf(ident, sizeof ident, "meter2mqtt_%s", id && *id ? id : node);
-	jw_string(w, ident);
-	jw_array_end(w);
-	jw_key(w, "name");
-	jw_string(w, r->device);
-	const char *model = r->meter ? string_member(r->meter, "model") : NULL;
-	jw_key(w, "model");
-	jw_string(w, model && *model ? model : r->type);
-	const char *version = r->meter ? string_member(r->meter, "version") : NULL;
-	if (version && *version) {
-		jw_key(w, "sw_version");
-		jw_string(w, version);
-	}
-	if (id && *id) {
-		jw_key(w, "serial_number");
-		jw_string(w, id);
-	}
-	jw_object_end(w);
-}
-
-int mm_ha_config(const struct mm_opts *o, const struct mm_reading *r, const char *param, const char *status_topic,
-                 const char *version, struct mm_msg *out)
-{
-	memset(out, 0, sizeof *out);
-	const json_t *entry = r->values ? json_object_get(r->values, param) : NULL;
-	const json_t *value = json_is_object(entry) ? json_object_get(entry, "value") : NULL;
-	if (!value || json_is_null(value) || json_is_array(value) || json_is_object(value))
-		return 0;
-	if (!param_ok(param, &(const char *){ NULL }) || !plain_name(param))
-		return 0;
-
-	/* node: where the reading's topics live; object: the parameter. */
-	char node[256], object[128], uid[400];
-	snprintf(node, sizeof node, "%s_%s_%s", o->prefix, r->type, r->device);
-	sanitize_id(node);
-	snprintf(object, sizeof object, "%s", param);
-	sanitize_id(object);
-	snprintf(uid, sizeof uid, "%s_%s", node, object);
-
-	struct mm_ha_class c;
-	mm_ha_classify(string_member(entry, "unit"), param, json_is_number(value), &c);
-	char *name = humanize(param);
-	char *state = mm_topic(o->prefix, r->type, r->device, o->mode == MM_JSON_READING ? NULL : param);
-	if (!name || !state) {
-		free(name);
-		free(state);
-		return -1;
-	}
-
-	struct jw w;
-	jw_init(&w);
-	jw_object_begin(&w);
-	jw_key(&w, "name");
-	jw_string(&w, name);
-	jw_key(&w, "unique_id");
-	jw_string(&w, uid);
-	jw_key(&w, "state_topic");
-	jw_string(&w, state);
-	if (o->mode != MM_RAW) {
-		char tmpl[200];
-		if (o->mode == MM_JSON_VALUES)
-			snprintf(tmpl, sizeof tmpl, "{{ value_json.value }}");
-		else
-			snprintf(tmpl, sizeof tmpl, "{{ value_json['values']['%s']['value'] }}", param);
-		jw_key(&w, "value_template");
-		jw_string(&w, tmpl);
-	}
-	if (status_topic) {
-		jw_key(&w, "availability_topic");
-		jw_string(&w, status_topic);
-	}
-	if (c.unit) {
-		jw_key(&w, "unit_of_measurement");
-		jw_string(&w, c.unit);
-	}
-	if (c.device_class) {
-		jw_key(&w, "device_class");
-		jw_string(&w, c.device_class);
-	}
-	if (c.state_class) {
-		jw_key(&w, "state_class");
-		jw_string(&w, c.state_class);
-	}
-	ha_device(&w, r, node);
-	jw_key(&w, "origin");
-	jw_object_begin(&w);
-	jw_key(&w, "name");
-	jw_string(&w, "meter2mqtt");
-	if (version) {
-		jw_key(&w, "sw");
-		jw_string(&w, version);
-	}
-	jw_object_end(&w);
-	jw_object_end(&w);
-	free(name);
-	free(state);
-
-	size_t tn = strlen(o->ha_prefix) + strlen(node) + strlen(object) + 32;
-	out->topic = malloc(tn);
-	out->payload = jw_take(&w, &out->payload_len);
-	if (!out->topic || !out->payload) {
-		mm_msg_free(out);
-		return -1;
-	}
-	snprintf(out->topic, tn, "%s/sensor/%s/%s/config", o->ha_prefix, node, object);
-	out->retain = true;
-	return 1;
 }

@@ -1,7 +1,7 @@
 /* mqttmsg.h: one reading line in, the MQTT messages it stands for out.
  *
- * Pure (no I/O, no clock, no globals): mqttpub feeds it lines, the fuzz
- * harness feeds it anything.  The line is read with jansson; topics are
+ * Pure (no I/O, no clock, no globals): mqttpub feeds it readings
+ * (line/reading.h), the fuzz harness anything.  Topics are
  * built as <prefix>/<type>/<device>/<param> and every level is checked, so
  * a line can never make mqttpub publish to a wrong topic.
  *
@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "line/reading.h"
+
 /* Topics are limited to 65535 bytes by MQTT; levels we build stay far
  * below that, and the checks say so. */
 #define MM_TOPIC_MAX 65535
@@ -37,15 +39,6 @@ struct mm_opts {
 	const char *prefix;    /* "meters"; checked with mm_prefix_valid */
 	enum mm_mode mode;
 	const char *ha_prefix; /* "homeassistant" */
-};
-
-/* One reading line, parsed and checked.  Pointers point into root. */
-struct mm_reading {
-	json_t *root;
-	const char *time;   /* may be NULL */
-	const char *type, *device;
-	json_t *meter;      /* object or NULL */
-	json_t *values;     /* object or NULL (a reading without values) */
 };
 
 struct mm_msg {
@@ -75,45 +68,20 @@ struct mm_result {
 	int nulls;         /* parameters with a null value (nothing published) */
 };
 
-/* Parses one line (without its newline).  Returns 0, or -1 with the reason
- * in why (the line is then to be skipped as a whole): not JSON, not an
- * object, type or device missing or not a valid topic level.  jansson
- * allocates through its json_set_alloc_funcs hooks (mqttpub gives it an
- * arena emptied after each line). */
-int mm_parse(const char *line, size_t len, struct mm_reading *r, char *why, size_t whylen);
-void mm_reading_free(struct mm_reading *r);
-
 /* Appends the value messages of a parsed reading to out.  line/len is the
  * original line (the payload in MM_JSON_READING mode).  Parameters that
  * cannot be published (bad name, no value, too deep) are skipped and
  * described in res.  Returns the number of messages appended, or -1 when
  * memory ran out. */
-int mm_build(const struct mm_opts *o, const struct mm_reading *r, const char *line, size_t len,
+int mm_build(const struct mm_opts *o, const struct reading *r, const char *line, size_t len,
              bool retain, struct mm_list *out, struct mm_result *res);
-
-/* The Home Assistant discovery message for one parameter of a reading:
- * topic <ha_prefix>/sensor/<node>/<object>/config and its JSON config.
- * status_topic (may be NULL) becomes the availability topic.  Returns 1
- * when built, 0 when the parameter gets no entity (an array, an object, a
- * bad name), -1 when memory ran out. */
-int mm_ha_config(const struct mm_opts *o, const struct mm_reading *r, const char *param,
-                 const char *status_topic, const char *version, struct mm_msg *out);
-
-/* The Home Assistant classification of a reader's unit for a parameter. */
-struct mm_ha_class {
-	const char *unit;         /* as Home Assistant spells it ("m³"), or NULL */
-	const char *device_class; /* or NULL */
-	const char *state_class;  /* or NULL */
-};
-void mm_ha_classify(const char *unit, const char *param, bool numeric, struct mm_ha_class *c);
 
 /* <prefix>/<type>/<device>[/<last>], or NULL when memory ran out. */
 char *mm_topic(const char *prefix, const char *type, const char *device, const char *last);
 
-/* One topic level: non-empty, valid UTF-8 without control characters, no
- * '/', '+', '#'.  n is the byte length (a NUL inside makes it invalid).
- * On failure why (may be NULL) names the problem. */
-bool mm_level_valid(const char *s, size_t n, const char **why);
+/* A parameter name fit for the last topic level: a valid level, and not
+ * "status" (the status topic's). */
+bool mm_param_valid(const char *param, const char **why);
 /* A prefix: one or more valid levels separated by '/', not starting with
  * '$' (reserved for the broker). */
 bool mm_prefix_valid(const char *s, const char **why);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "line/reading.h"
+#include "sink/ha.h"
 #include "sink/mqttmsg.h"
 
 static void check_topic(const char *topic, const char *prefix, int levels)
@@ -18,7 +20,7 @@ static void check_topic(const char *topic, const char *prefix, int levels)
 	for (const char *level = topic + pn + 1;;) {
 		const char *slash = strchr(level, '/');
 		size_t len = slash ? (size_t)(slash - level) : strlen(level);
-		if (!mm_level_valid(level, len, NULL))
+		if (!topic_level_valid(level, len, NULL))
 			abort();
 		n++;
 		if (!slash)
@@ -29,7 +31,7 @@ static void check_topic(const char *topic, const char *prefix, int levels)
 		abort();
 }
 
-static void check_numbers(const struct mm_reading *r, const struct mm_list *l)
+static void check_numbers(const struct reading *r, const struct mm_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const char *param = strrchr(l->v[i].topic, '/') + 1;
@@ -49,12 +51,12 @@ static void check_numbers(const struct mm_reading *r, const struct mm_list *l)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *line = (const char *)data;
-	if (mm_level_valid(line, size, NULL) && (memchr(data, '/', size) || memchr(data, '+', size) ||
+	if (topic_level_valid(line, size, NULL) && (memchr(data, '/', size) || memchr(data, '+', size) ||
 	                                          memchr(data, '#', size) || memchr(data, 0, size)))
 		abort();
-	struct mm_reading r;
+	struct reading r;
 	char why[256];
-	if (mm_parse(line, size, &r, why, sizeof why) < 0)
+	if (reading_parse(line, size, &r, why, sizeof why) < 0)
 		return 0;
 	static const enum mm_mode modes[] = { MM_RAW, MM_JSON_VALUES, MM_JSON_READING };
 	for (size_t k = 0; k < 3; k++) {
@@ -83,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_t *entry;
 			json_object_foreach(r.values, param, entry) {
 				struct mm_msg m;
-				if (mm_ha_config(&o, &r, param, "meters/x/t/d/status", "0", &m) == 1) {
+				if (ha_config(&o, &r, param, "meters/x/t/d/status", "0", &m) == 1) {
 					check_topic(m.topic, "homeassistant", 4);
 					json_t *cfg = json_loadb(m.payload, m.payload_len, 0, NULL);
 					if (!json_is_object(cfg))
@@ -94,6 +96,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 	}
-	mm_reading_free(&r);
+	reading_free(&r);
 	return 0;
 }
