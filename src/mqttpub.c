@@ -723,6 +723,13 @@ static int run(void)
 	}
 }
 
+/* libmosquitto's socket I/O, batched by mqttconn (one write(2) a reading,
+ * one read(2) for a burst of acknowledgements, no wake-up socket pair).
+ * Defined here, in the program, so that only mqttpub interposes them. */
+ssize_t read(int fd, void *buf, size_t n) { return mc_read(fd, buf, n); }
+ssize_t write(int fd, const void *buf, size_t n) { return mc_write(fd, buf, n); }
+int socketpair(int domain, int type, int protocol, int sv[2]) { return mc_socketpair(domain, type, protocol, sv); }
+
 int main(int argc, char **argv)
 {
 	err_init(argv[0]);

@@ -5,11 +5,13 @@
 #include <mqtt_protocol.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -18,6 +20,117 @@
 #define WINDOW 256
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
+
+/* ---- the broker socket's I/O, batched ----
+ *
+ * libmosquitto 2.0 reads a packet's fixed header a byte at a time (three
+ * read(2) calls for every PUBACK, then one that fails with EAGAIN to learn
+ * that there is no more), writes every packet with a write(2) of its own,
+ * and writes a byte for each into a socket pair that only its loop thread
+ * would read (mqttpub has none, so nobody drains it, and once it is full
+ * those writes fail).  For one reading of 35 values that is some 175
+ * system calls.  Without changing the library: mqttpub routes read(2),
+ * write(2) and socketpair(2) through mc_read, mc_write and mc_socketpair
+ * (src/mqttpub.c), which leave every other descriptor alone.  On the
+ * broker's socket a read takes what is there into a buffer the library's
+ * small reads are served from, and writes gather until mqttconn returns to
+ * the caller's loop, then leave in one write(2): one batch of packets per
+ * reading.  The socket pair is never made: libmosquitto then only warns
+ * that publishes "may be delayed", which concerns its loop thread. */
+static struct {
+	int fd;                 /* the broker's socket, -1 before connect */
+	char in[16384];
+	size_t in_pos, in_len;
+	bool drained;           /* the last read emptied the socket */
+	char *out;
+	size_t out_len, out_cap;
+	bool making_client;     /* in mosquitto_new: no socket pair */
+} io = { .fd = -1 };
+
+/* Gathered bytes beyond this stop mc_pump, as a full socket would. */
+#define IO_OUT_HIGH 65536
+
+static void io_reset(void)
+{
+	io.fd = -1;
+	io.in_pos = io.in_len = io.out_len = 0;
+	io.drained = false;
+}
+
+ssize_t mc_read(int fd, void *buf, size_t n)
+{
+	if (fd != io.fd || fd < 0)
+		return syscall(SYS_read, fd, buf, n);
+	if (io.in_pos == io.in_len) {
+		if (io.drained) {
+			errno = EAGAIN; /* the kernel would say so: poll tells when not */
+			return -1;
+		}
+		ssize_t r = syscall(SYS_read, fd, io.in, sizeof io.in);
+		if (r < 0 && errno == EAGAIN)
+			io.drained = true;
+		if (r <= 0)
+			return r;
+		io.in_pos = 0;
+		io.in_len = (size_t)r;
+		io.drained = io.in_len < sizeof io.in;
+	}
+	size_t k = io.in_len - io.in_pos < n ? io.in_len - io.in_pos : n;
+	memcpy(buf, io.in + io.in_pos, k);
+	io.in_pos += k;
+	return (ssize_t)k;
+}
+
+ssize_t mc_write(int fd, const void *buf, size_t n)
+{
+	if (fd != io.fd || fd < 0)
+		return syscall(SYS_write, fd, buf, n);
+	if (io.out_cap - io.out_len < n) {
+		size_t cap = io.out_cap ? io.out_cap : 8192;
+		while (cap - io.out_len < n)
+			cap *= 2;
+		char *p = realloc(io.out, cap);
+		if (!p) {
+			errno = ENOMEM;
+			return -1;
+		}
+		io.out = p;
+		io.out_cap = cap;
+	}
+	memcpy(io.out + io.out_len, buf, n);
+	io.out_len += n;
+	return (ssize_t)n;
+}
+
+int mc_socketpair(int domain, int type, int protocol, int sv[2])
+{
+	if (io.making_client) {
+		errno = EMFILE;
+		return -1;
+	}
+	return (int)syscall(SYS_socketpair, domain, type, protocol, sv);
+}
+
+/* Sends what was gathered, as far as the socket takes it.  Returns 0, or
+ * -1 with errno when the connection is gone. */
+static int io_flush(void)
+{
+	size_t off = 0;
+	while (off < io.out_len) {
+		ssize_t w = send(io.fd, io.out + off, io.out_len - off, MSG_NOSIGNAL);
+		if (w > 0)
+			off += (size_t)w;
+		else if (w < 0 && errno == EINTR)
+			continue;
+		else if (w < 0 && errno == EAGAIN)
+			break; /* the rest when poll says POLLOUT */
+		else
+			return -1;
+	}
+	memmove(io.out, io.out + off, io.out_len - off);
+	io.out_len -= off;
+	return 0;
+}
 
 void mc_lib_init(void) { mosquitto_lib_init(); }
 void mc_lib_cleanup(void) { mosquitto_lib_cleanup(); }
@@ -112,7 +225,9 @@ static void setup_or_die(const struct mqttconn *c, int rc, const char *what)
 static struct mosquitto *new_client(struct mqttconn *c)
 {
 	const struct mqtt_settings *s = c->s;
+	io.making_client = true;
 	struct mosquitto *m = mosquitto_new(c->client_id, true, c);
+	io.making_client = false;
 	if (!m)
 		fatal(c, "cannot create an MQTT client: %s", strerror(errno));
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, s->protocol), "MQTT protocol");
@@ -147,6 +262,7 @@ static void drop_client(struct mqttconn *c)
 	if (c->mosq)
 		mosquitto_destroy(c->mosq);
 	c->mosq = NULL;
+	io_reset();
 	/* libmosquitto's copies died with it; ours go out again, in order. */
 	queue_unsend_all(c->q);
 	c->online_mid = c->offline_mid = -1;
@@ -175,6 +291,8 @@ static void connect_attempt(struct mqttconn *c)
 	errno = 0;
 	int rc = mosquitto_connect_bind_async(c->mosq, host_of(c), c->s->port, c->s->keepalive, NULL);
 	if (rc == MOSQ_ERR_SUCCESS) {
+		io_reset();
+		io.fd = mosquitto_socket(c->mosq);
 		c->state = MC_CONNECTING;
 		c->connack_deadline_ms = mono_ms() + (int64_t)c->s->keepalive * 1000;
 		return;
@@ -257,6 +375,24 @@ static void connection_lost(struct mqttconn *c, int rc)
 	schedule_retry(c, why);
 }
 
+/* The library reads at most as many packets as it has messages in flight
+ * per call; what is left in our buffer no poll would announce. */
+static int read_all(struct mqttconn *c)
+{
+	int rc;
+	do
+		rc = mosquitto_loop_read(c->mosq, 1);
+	while (rc == MOSQ_ERR_SUCCESS && c->mosq && io.in_pos < io.in_len);
+	return rc;
+}
+
+/* Sends what the library wrote meanwhile; the end of every entry point. */
+static void io_done(struct mqttconn *c)
+{
+	if (c->mosq && io.out_len && io_flush() < 0)
+		connection_lost(c, MOSQ_ERR_ERRNO);
+}
+
 /* ---- the caller's loop ---- */
 
 void mc_init(struct mqttconn *c, const struct mqtt_settings *s, struct queue *q)
@@ -288,6 +424,7 @@ void mc_tick(struct mqttconn *c, int64_t now)
 		if (rc != MOSQ_ERR_SUCCESS || c->cb_lost)
 			connection_lost(c, rc);
 	}
+	io_done(c);
 }
 
 bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
@@ -295,7 +432,7 @@ bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
 	if (!c->mosq || c->state < MC_CONNECTING || mosquitto_socket(c->mosq) < 0)
 		return false;
 	*p = (struct pollfd){ mosquitto_socket(c->mosq), POLLIN, 0 };
-	if (mosquitto_want_write(c->mosq))
+	if (mosquitto_want_write(c->mosq) || io.out_len)
 		p->events |= POLLOUT;
 	return true;
 }
@@ -305,9 +442,13 @@ void mc_io(struct mqttconn *c, short revents)
 	if (!c->mosq)
 		return;
 	int rc = MOSQ_ERR_SUCCESS;
-	if (revents & (POLLIN | POLLERR | POLLHUP))
-		rc = mosquitto_loop_read(c->mosq, 1);
-	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq)
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		io.drained = false;
+		rc = read_all(c);
+	}
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && io.out_len && io_flush() < 0)
+		rc = MOSQ_ERR_ERRNO;
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq && mosquitto_want_write(c->mosq))
 		rc = mosquitto_loop_write(c->mosq, 1);
 	if (c->cb_connack)
 		handle_connack(c); /* a refusal ends here */
@@ -327,6 +468,7 @@ void mc_io(struct mqttconn *c, short revents)
 		if (c->on_birth)
 			c->on_birth(c->arg);
 	}
+	io_done(c);
 }
 
 int64_t mc_wake(const struct mqttconn *c, int64_t now)
@@ -341,19 +483,13 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 	return wake;
 }
 
-static void cork(const struct mqttconn *c, bool on)
-{
-	int v = on;
-	setsockopt(mosquitto_socket(c->mosq), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
-}
-
 /* Hands queued messages to libmosquitto: in order, a window at a time,
  * and only as fast as the socket takes them. */
 static void pump_window(struct mqttconn *c)
 {
 	struct qmsg *m;
 	while (c->state == MC_CONNECTED && (m = queue_next_unsent(c->q)) && c->q->in_flight < WINDOW) {
-		if (mosquitto_want_write(c->mosq))
+		if (mosquitto_want_write(c->mosq) || io.out_len >= IO_OUT_HIGH)
 			return;
 		int mid = 0;
 		int rc = mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos, m->retain);
@@ -377,16 +513,8 @@ static void pump_window(struct mqttconn *c)
 
 void mc_pump(struct mqttconn *c)
 {
-	/* A backlog goes out in full segments, not one per message. */
-	bool corked = false;
-	struct queue *q = c->q;
-	if (c->state == MC_CONNECTED && q->next_unsent && q->next_unsent->next && q->in_flight < WINDOW) {
-		cork(c, true);
-		corked = true;
-	}
 	pump_window(c);
-	if (corked && c->mosq)
-		cork(c, false);
+	io_done(c); /* all of them in one write */
 }
 
 void mc_goodbye(struct mqttconn *c, int64_t deadline)
@@ -397,14 +525,24 @@ void mc_goodbye(struct mqttconn *c, int64_t deadline)
 	if (mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
 		return;
 	while (!c->offline_acked && mono_ms() < deadline && c->mosq) {
-		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (mosquitto_want_write(c->mosq) ? POLLOUT : 0), 0 };
+		if (io.out_len && io_flush() < 0)
+			return;
+		bool out = mosquitto_want_write(c->mosq) || io.out_len;
+		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (out ? POLLOUT : 0), 0 };
 		if (p.fd < 0 || poll(&p, 1, (int)(deadline - mono_ms())) < 0)
 			break;
-		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && mosquitto_loop_read(c->mosq, 1) != MOSQ_ERR_SUCCESS)
+		io.drained = false;
+		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && read_all(c) != MOSQ_ERR_SUCCESS)
 			return;
-		if ((p.revents & POLLOUT) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
+		if ((p.revents & POLLOUT) && mosquitto_want_write(c->mosq) &&
+		    mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
 			return;
 	}
+	/* libmosquitto closes the socket as soon as it has written DISCONNECT:
+	 * that write must reach the kernel at once. */
+	if (io.out_len && io_flush() < 0)
+		return;
+	io_reset();
 	mosquitto_disconnect(c->mosq);
 	for (int i = 0; i < 10 && c->mosq && mosquitto_want_write(c->mosq); i++)
 		mosquitto_loop_write(c->mosq, 1);

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sink/mqttset.h"
 #include "sink/queue.h"
@@ -51,6 +52,14 @@ struct mqttconn {
 	bool offline_acked;
 	char lib_error[256];
 };
+
+/* read(2), write(2) and socketpair(2) as libmosquitto should see them:
+ * the program that uses mqttconn defines those three to call these (see
+ * mqttconn.c for why).  Every descriptor but the broker's socket goes
+ * straight to the kernel. */
+ssize_t mc_read(int fd, void *buf, size_t n);
+ssize_t mc_write(int fd, const void *buf, size_t n);
+int mc_socketpair(int domain, int type, int protocol, int sv[2]);
 
 void mc_lib_init(void);
 void mc_lib_cleanup(void);
