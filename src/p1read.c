@@ -321,6 +321,45 @@ static void summary(void)
 		warnx("%lu of %lu telegrams dropped: %s", drops_total(), framer.seq, drops_text);
 }
 
+/* A serial adapter or a dongle hands a telegram over a few dozen bytes at a
+ * time: a wake-up each.  Once a telegram has begun, sleep as long as the
+ * last one took to arrive and take the rest in one read: two or three
+ * wake-ups a telegram, whatever the adapter, and hardly later (telegrams of
+ * a meter are nearly all the same length).  Capped, so that a slow link's
+ * bytes never pile up in the kernel for long. */
+#define PACE_MAX_MS 500
+
+struct pace {
+	int64_t began_ms; /* the first read of this telegram, or -1 */
+	int64_t took_ms;  /* how long the last one took to arrive */
+	bool slept;       /* this read came right after the sleep */
+};
+
+/* A telegram that ended in the read after the sleep may have been
+ * complete well before: shrink the estimate a little each time, so that
+ * it follows a link that got faster instead of sleeping too long forever. */
+static void pace_telegram_end(struct pace *p, int64_t now)
+{
+	if (p->slept)
+		p->took_ms -= p->took_ms / 8 + 1;
+	else if (p->began_ms >= 0)
+		p->took_ms = now - p->began_ms;
+	if (p->took_ms < 0)
+		p->took_ms = 0;
+	p->began_ms = -1;
+}
+
+/* Within a telegram: sleep until the rest should be there. */
+static void pace_wait(struct pace *p, int64_t now)
+{
+	if (p->began_ms < 0)
+		p->began_ms = now;
+	int64_t until = p->began_ms + (p->took_ms < PACE_MAX_MS ? p->took_ms : PACE_MAX_MS);
+	p->slept = until > now;
+	if (p->slept)
+		nanosleep(&(struct timespec){ (until - now) / 1000, (until - now) % 1000 * 1000000 }, NULL);
+}
+
 static int run(const struct opts *o)
 {
 	static char buf[65536];
@@ -336,6 +375,7 @@ static int run(const struct opts *o)
 	dsmr_framer_init(&framer, o->crc);
 	jw_init(&line);
 	int64_t last_ms = INT64_MIN;
+	struct pace pace = { -1, 0, false };
 	int timeout = port.kind == PORT_TCP && o->silence_s > 0 ? (int)o->silence_s * 1000 : -1;
 	struct dsmr_event ev;
 	for (;;) {
@@ -357,12 +397,22 @@ static int run(const struct opts *o)
 			continue;
 		}
 		size_t off = 0;
+		int64_t now = mono_ms();
+		if (!dsmr_framer_within(&framer))
+			pace.slept = false;
 		while (off < (size_t)got) {
 			bool have;
 			off += dsmr_framer_push(&framer, buf + off, (size_t)got - off, &ev, &have);
-			if (have)
+			if (have) {
 				handle(o, &ev, &last_ms);
+				pace_telegram_end(&pace, now);
+			}
 		}
+		/* Files and pipes come as fast as they are read: no pacing. */
+		if (dsmr_framer_within(&framer) && (port.kind == PORT_SERIAL || port.kind == PORT_TCP))
+			pace_wait(&pace, now);
+		else
+			pace.began_ms = -1;
 	}
 	port_close(&port);
 	summary();

@@ -93,6 +93,8 @@ uint16_t dsmr_crc(const void *data, size_t n)
 	return crc16_arc((uint16_t)crc, p, n);
 }
 
+bool dsmr_framer_within(const struct dsmr_framer *f) { return f->state == ST_BODY || f->state == ST_CRC; }
+
 /* The CRC line has ended (4 digits, or fewer and a line end). */
 static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 {

@@ -73,6 +73,8 @@ void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy);
  * every byte is ignored: DSMR is 7-bit ASCII, and a 7E1 meter read on an
  * 8N1 port sets it as the parity bit. */
 size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got);
+/* True between a telegram's '/' and the end of its CRC line. */
+bool dsmr_framer_within(const struct dsmr_framer *f);
 /* The input ended (why DSMR_DROP_EOF) or the link went (DSMR_DROP_LOST):
  * returns true with a drop in *ev when a telegram was begun and not ended. */
 bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_event *ev);
