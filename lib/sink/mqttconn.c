@@ -18,6 +18,9 @@
 
 /* Messages handed to libmosquitto and not yet acknowledged, at most. */
 #define WINDOW 256
+/* A reading's acknowledgements come in a few bursts as the broker gets to
+ * them: read them together, this long after the reading was sent. */
+#define ACK_BATCH_MS 20
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
 
@@ -427,11 +430,19 @@ void mc_tick(struct mqttconn *c, int64_t now)
 	io_done(c);
 }
 
+/* Acknowledgements can wait a little while nothing waits for them: no
+ * message queued behind a full window, no handshake.  One wake-up then
+ * takes a reading's 35 PUBACKs instead of one per burst. */
+static bool acks_can_wait(const struct mqttconn *c, int64_t now)
+{
+	return c->state == MC_CONNECTED && now < c->acks_at && !c->q->next_unsent;
+}
+
 bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
 {
 	if (!c->mosq || c->state < MC_CONNECTING || mosquitto_socket(c->mosq) < 0)
 		return false;
-	*p = (struct pollfd){ mosquitto_socket(c->mosq), POLLIN, 0 };
+	*p = (struct pollfd){ mosquitto_socket(c->mosq), acks_can_wait(c, mono_ms()) ? 0 : POLLIN, 0 };
 	if (mosquitto_want_write(c->mosq) || io.out_len)
 		p->events |= POLLOUT;
 	return true;
@@ -480,6 +491,8 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 		wake = c->connack_deadline_ms;
 	if (c->state >= MC_CONNECTING && now + (int64_t)c->s->keepalive * 1000 / 4 < wake)
 		wake = now + (int64_t)c->s->keepalive * 1000 / 4;
+	if (acks_can_wait(c, now) && c->acks_at < wake)
+		wake = c->acks_at;
 	return wake;
 }
 
@@ -513,7 +526,10 @@ static void pump_window(struct mqttconn *c)
 
 void mc_pump(struct mqttconn *c)
 {
+	size_t before = c->q->in_flight;
 	pump_window(c);
+	if (c->q->in_flight > before)
+		c->acks_at = mono_ms() + ACK_BATCH_MS;
 	io_done(c); /* all of them in one write */
 }
 

@@ -50,6 +50,7 @@ struct mqttconn {
 	int cb_connack_rc;
 	int online_mid, offline_mid;
 	bool offline_acked;
+	int64_t acks_at; /* read acknowledgements from then on (see mc_pollfd) */
 	char lib_error[256];
 };
 
