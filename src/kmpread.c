@@ -17,8 +17,11 @@
 
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
+#include "line/health.h"
 #include "meter/kmp.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 #define MAX_PARAMS 64
@@ -40,6 +43,8 @@ static const char usage_text[] =
 	"      --baudrate N      the rate alone\n"
 	"      --timeout MS      wait for the first byte of a reply (default 1500)\n"
 	"      --byte-timeout MS wait between bytes of a reply (default 200)\n"
+	"      --health-interval S  a health line (polls, failures, link) every S\n"
+	"                        seconds and when the link changes (default 0: never)\n"
 	"      --connection serial_port|tcp, --host HOST, --port PORT\n"
 	"                        the config's form of PORT (tcp: tcp://HOST:PORT)\n"
 	"      --check           validate the options, touch no port\n"
@@ -50,7 +55,7 @@ static const char usage_text[] =
 
 enum {
 	O_TIMEOUT = 256, O_BYTE_TIMEOUT, O_BAUDRATE, O_CONNECTION, O_HOST, O_PORT,
-	O_CHECK, O_LIST, O_LIST_PORTS, O_LIST_OPTIONS, O_VERSION,
+	O_CHECK, O_LIST, O_LIST_PORTS, O_LIST_OPTIONS, O_VERSION, O_HEALTH,
 };
 static const struct option long_opts[] = {
 	{ "device", required_argument, NULL, 'd' },
@@ -61,6 +66,7 @@ static const struct option long_opts[] = {
 	{ "baudrate", required_argument, NULL, O_BAUDRATE },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "byte-timeout", required_argument, NULL, O_BYTE_TIMEOUT },
+	{ "health-interval", required_argument, NULL, O_HEALTH },
 	{ "connection", required_argument, NULL, O_CONNECTION },
 	{ "host", required_argument, NULL, O_HOST },
 	{ "port", required_argument, NULL, O_PORT },
@@ -79,7 +85,7 @@ static struct {
 	char spec[300];
 	uint16_t ids[MAX_PARAMS];
 	int nids;
-	long interval_s, timeout_ms, byte_timeout_ms;
+	long interval_s, timeout_ms, byte_timeout_ms, health_s;
 	bool once, check;
 	struct serial_params line;
 } opt = {
@@ -89,12 +95,6 @@ static struct {
 	.byte_timeout_ms = 200,
 	.line = { 1200, 8, 'N', 2 },
 };
-
-_Noreturn static void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
 
 /* ---- options ---- */
 
@@ -147,14 +147,6 @@ static void set_serial(const char *s)
 	opt.line = p;
 }
 
-static long number_option(const char *name, const char *s, long min, long max)
-{
-	long v;
-	if (parse_long(s, min, max, &v) < 0)
-		die(EXIT_USAGE, "--%s %s: expected a whole number from %ld to %ld", name, s, min, max);
-	return v;
-}
-
 /* The port from the positional argument, --port, --connection and --host. */
 static void resolve_port(const char *positional)
 {
@@ -188,7 +180,8 @@ static void parse_options(int argc, char **argv)
 {
 	int c;
 	bool list = false, list_ports = false;
-	while ((c = getopt_long(argc, argv, "d:p:i:s:1h", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:p:i:s:1h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!device_id_valid(optarg))
@@ -196,16 +189,17 @@ static void parse_options(int argc, char **argv)
 			opt.device = optarg;
 			break;
 		case 'p': add_parameters(optarg); break;
-		case 'i': opt.interval_s = number_option("poll-interval", optarg, 1, 7 * 86400); break;
+		case 'i': opt.interval_s = arg_long("--poll-interval", optarg, 1, 7 * 86400, NULL); break;
 		case '1': opt.once = true; break;
 		case 's': set_serial(optarg); break;
 		case O_BAUDRATE:
-			opt.line.baud = (int)number_option("baudrate", optarg, 300, 115200);
+			opt.line.baud = (int)arg_long("--baudrate", optarg, 300, 115200, NULL);
 			if (!baud_supported(opt.line.baud))
 				die(EXIT_USAGE, "--baudrate %s: not a standard rate (KMP: 1200, 2400, 9600)", optarg);
 			break;
-		case O_TIMEOUT: opt.timeout_ms = number_option("timeout", optarg, 1, 60000); break;
-		case O_BYTE_TIMEOUT: opt.byte_timeout_ms = number_option("byte-timeout", optarg, 1, 60000); break;
+		case O_TIMEOUT: opt.timeout_ms = arg_long("--timeout", optarg, 1, 60000, NULL); break;
+		case O_BYTE_TIMEOUT: opt.byte_timeout_ms = arg_long("--byte-timeout", optarg, 1, 60000, NULL); break;
+		case O_HEALTH: opt.health_s = health_interval_arg(optarg); break;
 		case O_CONNECTION: opt.connection = optarg; break;
 		case O_HOST: opt.host = optarg; break;
 		case O_PORT: opt.port = optarg; break;
@@ -215,20 +209,20 @@ static void parse_options(int argc, char **argv)
 		case O_LIST_OPTIONS:
 			for (const struct option *o = long_opts; o->name; o++)
 				puts(o->name);
-			exit(EXIT_OK);
-		case O_VERSION: print_version();
-		case 'h': usage(EXIT_OK);
-		default: usage(EXIT_USAGE);
+			exit_listed();
+		case O_VERSION: print_version(argc);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (list) {
 		list_registers();
-		exit(EXIT_OK);
+		exit_listed();
 	}
 	if (list_ports) {
 		if (port_list(stdout) < 0)
 			die(EXIT_RUNTIME, "cannot list serial ports");
-		exit(EXIT_OK);
+		exit_listed();
 	}
 	if (argc - optind > 1)
 		die(EXIT_USAGE, "one port only; unexpected: %s", argv[optind + 1]);
@@ -260,7 +254,9 @@ struct reader {
 	int requests;
 	size_t bytes_out, bytes_in;
 	char why[600];
+	const char *reason; /* why's reason word, for the health line */
 	struct jw w;
+	struct health health;
 };
 
 /* Milliseconds n bytes take on the line (start, data, parity, stop bits). */
@@ -276,12 +272,15 @@ static int check_reply(struct reader *r, uint8_t cid, char *why, size_t whylen)
 	const uint8_t *f = r->rx.frame;
 	if (f[0] != KMP_DST_HEAT_METER || f[1] != cid) {
 		snprintf(why, whylen, "reply to another command (address 0x%02X, command 0x%02X)", f[0], f[1]);
+		r->reason = "wrong_reply";
 		return FAILED;
 	}
 	if (cid == KMP_CID_GET_REGISTER) {
 		r->nrecords = kmp_parse_registers(f, r->rx.len, r->records, KMP_MAX_REGISTERS, why, whylen);
-		if (r->nrecords < 0)
+		if (r->nrecords < 0) {
+			r->reason = "bad_reply";
 			return FAILED;
+		}
 	}
 	return OK;
 }
@@ -292,6 +291,7 @@ static int exchange(struct reader *r, const uint8_t *req, size_t len, char *why,
 	port_discard_input(&r->port);
 	if (port_write(&r->port, req, len) < 0) {
 		snprintf(why, whylen, "cannot send: %s", r->port.why);
+		r->reason = "link_lost";
 		return LINK_LOST;
 	}
 	r->requests++;
@@ -306,6 +306,7 @@ static int exchange(struct reader *r, const uint8_t *req, size_t len, char *why,
 		ssize_t got = wait > 0 ? port_read(&r->port, buf, sizeof buf, (int)wait) : 0;
 		if (got < 0) {
 			snprintf(why, whylen, "%s", r->port.why);
+			r->reason = "link_lost";
 			return LINK_LOST;
 		}
 		if (got == 0) {
@@ -314,12 +315,14 @@ static int exchange(struct reader *r, const uint8_t *req, size_t len, char *why,
 				         r->rx.raw);
 			else
 				snprintf(why, whylen, "no reply within %ld ms", opt.timeout_ms);
+			r->reason = in_frame ? "cut_short" : "timeout";
 			return FAILED;
 		}
 		for (ssize_t i = 0; i < got; i++) {
 			enum kmp_rx_event ev = kmp_rx_byte(&r->rx, buf[i]);
 			if (ev == KMP_RX_ERROR) {
 				snprintf(why, whylen, "broken reply: %s", r->rx.why);
+				r->reason = r->rx.word;
 				return FAILED;
 			}
 			if (ev == KMP_RX_FRAME) {
@@ -371,8 +374,10 @@ static void take_values(struct reader *r, int first, int n)
 		}
 		char why[128];
 		r->got[i] = true;
-		r->unit[i] = rec->unit;
-		r->value_ok[i] = kmp_value_text(rec->siex, rec->mantissa, rec->len, r->text[i], KMP_VALUE_TEXT, why,
+		/* GJx10 and the like leave as GJ, for every sink (meter2mqtt(7)). */
+		uint8_t siex = rec->siex;
+		r->unit[i] = kmp_unit_unscale(rec->unit, &siex);
+		r->value_ok[i] = kmp_value_text(siex, rec->mantissa, rec->len, r->text[i], KMP_VALUE_TEXT, why,
 		                                sizeof why) >= 0;
 		if (!r->value_ok[i] && !r->bad_reported[i]) {
 			warnx("register %u (%s): %s; written as null", opt.ids[i], name, why);
@@ -470,8 +475,7 @@ static int print_reading(struct reader *r)
 		jw_object_end(&r->w);
 	}
 	reading_end(&r->w);
-	if (jw_write_line(&r->w, 1) < 0)
-		die_errno(EXIT_RUNTIME, "stdout");
+	reading_print(&r->w);
 	return OK;
 }
 
@@ -494,7 +498,25 @@ static int read_registers(struct reader *r)
 		if (r->got[i])
 			return OK;
 	snprintf(r->why, sizeof r->why, "the meter answered none of the %d registers", opt.nids);
+	r->reason = "no_registers";
 	return FAILED;
+}
+
+/* A poll failed for r->reason: counted, said (when say), and the link is
+ * down when nothing came back at all. */
+static void poll_failed(struct reader *r, bool say)
+{
+	static const char *const silent[] = { "timeout", "link_lost", "cannot_open" };
+	bool down = false;
+	if (!r->reason)
+		r->reason = "other";
+	for (size_t i = 0; i < sizeof silent / sizeof *silent; i++)
+		down |= strcmp(r->reason, silent[i]) == 0;
+	health_drop(&r->health, r->reason, "poll failed: %s", r->why);
+	if (say)
+		warnx("poll failed: %s%s", r->why,
+		      strcmp(r->reason, "cannot_open") == 0 && !opt.once ? "; trying again at every poll" : "");
+	health_link(&r->health, down ? HEALTH_LINK_DOWN : HEALTH_LINK_UP);
 }
 
 static bool open_port(struct reader *r)
@@ -502,10 +524,10 @@ static bool open_port(struct reader *r)
 	if (r->open)
 		return true;
 	if (port_open(&r->port) < 0) {
-		/* Once per outage, not once per poll. */
-		if (!r->open_failure_reported || opt.once)
-			warnx("poll failed: cannot open %s: %s%s", opt.spec, r->port.why,
-			      opt.once ? "" : "; trying again at every poll");
+		snprintf(r->why, sizeof r->why, "cannot open %s: %s", opt.spec, r->port.why);
+		r->reason = "cannot_open";
+		/* Said once per outage, not once per poll; counted every time. */
+		poll_failed(r, !r->open_failure_reported || opt.once);
 		r->open_failure_reported = true;
 		return false;
 	}
@@ -529,17 +551,19 @@ static bool poll_meter(struct reader *r)
 	if (rc == OK && !r->identified)
 		rc = identify(r);
 	if (rc != OK) {
-		warnx("poll failed: %s", r->why);
 		if (rc == LINK_LOST) {
 			port_close(&r->port);
 			r->open = false;
 			r->lost = true;
 		}
+		poll_failed(r, true);
 		return false;
 	}
 	logmsg(LOG_DEBUG, "poll: %d requests, %zu bytes sent, %zu bytes received, %lld ms; the wire needs %lld ms",
 	       r->requests, r->bytes_out, r->bytes_in, (long long)(mono_ms() - t0),
 	       (long long)wire_ms(r->bytes_out + r->bytes_in));
+	health_good(&r->health);
+	health_link(&r->health, HEALTH_LINK_UP);
 	return print_reading(r) == OK;
 }
 
@@ -548,6 +572,19 @@ static void sleep_until_ms(int64_t t)
 	struct timespec ts = { (time_t)(t / 1000), (long)(t % 1000) * 1000000L };
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
+}
+
+/* Until t, waking for the health lines due before it. */
+static void wait_until_ms(struct health *h, int64_t t)
+{
+	for (;;) {
+		health_tick(h);
+		int64_t now = mono_ms();
+		if (now >= t)
+			return;
+		int wait = health_wait_ms(h);
+		sleep_until_ms(wait < 0 || now + wait > t ? t : now + wait);
+	}
 }
 
 int main(int argc, char **argv)
@@ -565,6 +602,7 @@ int main(int argc, char **argv)
 	if (r.port.kind == PORT_FILE)
 		r.port.kind = PORT_SERIAL; /* a tty that is not there yet */
 	jw_init(&r.w);
+	health_init(&r.health, "multical", opt.device, opt.health_s);
 	int64_t next = mono_ms();
 	for (;;) {
 		bool ok = poll_meter(&r);
@@ -573,6 +611,6 @@ int main(int argc, char **argv)
 		int64_t now = mono_ms();
 		while (next <= now) /* a poll that overran skips its slot, never bunches */
 			next += opt.interval_s * 1000;
-		sleep_until_ms(next);
+		wait_until_ms(&r.health, next);
 	}
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/files.h"
 #include "meter/kmp.h"
 #include "meter/port.h"
 #include "base/util.h"
@@ -52,12 +53,6 @@ static const char usage_text[] =
 	"  --meter-type N        GetType answer (default 0x0004), --revision (default F1)\n"
 	"  -v, --verbose         log every request on stderr\n"
 	"  -h, --help, --version\n";
-
-_Noreturn static void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
 
 struct sim_register {
 	uint16_t id;
@@ -246,33 +241,15 @@ static void sleep_until_ns(int64_t t)
 
 /* ---- output ---- */
 
-static int write_all(int fd, const uint8_t *b, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
-			struct pollfd pfd = { fd, POLLOUT, 0 };
-			if (errno == EAGAIN && poll(&pfd, 1, 5000) <= 0)
-				return -1;
-			continue;
-		}
-		if (w < 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Sends bytes; when pacing, each one when its last stop bit would have
  * left a real line that began sending at `start`. */
 static int send_bytes(int fd, const uint8_t *b, size_t n, int64_t start)
 {
 	if (!sim.pace)
-		return write_all(fd, b, n);
+		return write_all(fd, b, n, 5000);
 	for (size_t i = 0; i < n; i++) {
 		sleep_until_ns(start + (int64_t)(i + 1) * sim.byte_ns);
-		if (write_all(fd, b + i, 1) < 0)
+		if (write_all(fd, b + i, 1, 5000) < 0)
 			return -1;
 	}
 	return 0;
@@ -360,7 +337,7 @@ static void serve_request(int fd, const struct kmp_rx *rx, int64_t arrived)
 	raw[0] = KMP_START_REQUEST;
 	raw[rawlen++] = KMP_STOP;
 	if (sim.echo)
-		write_all(fd, raw, rawlen); /* the head reflects as the bytes go out */
+		write_all(fd, raw, rawlen, 5000); /* the head reflects as the bytes go out */
 	/* On a real line the request took its bytes' time to arrive. */
 	int64_t start = arrived + (sim.pace ? (int64_t)rawlen * sim.byte_ns : 0) + sim.delay_ms * 1000000;
 	char what[128];
@@ -578,7 +555,8 @@ int main(int argc, char **argv)
 	const char *target = NULL;
 	int c;
 	long n;
-	while ((c = getopt_long(argc, argv, "o:s:r:vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:s:r:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': target = optarg; break;
 		case 's': {
@@ -630,15 +608,17 @@ int main(int argc, char **argv)
 				die(EXIT_USAGE, "--revision %s: expected a letter and a number, such as F1", optarg);
 			sim.revision = (uint16_t)((optarg[0] - 'A' + 1) << 8 | n);
 			break;
-		case O_VERSION: print_version();
-		case 'h': usage(EXIT_OK);
-		default: usage(EXIT_USAGE);
+		case O_VERSION: print_version(argc);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default: usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (!target && optind < argc)
 		target = argv[optind++];
-	if (!target || optind != argc)
-		usage(EXIT_USAGE);
+	if (!target)
+		usage_die(usage_text, "no port: give -o PORT or a port argument");
+	if (optind != argc)
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	int bits = 1 + sim.line.data_bits + (sim.line.parity != 'N') + sim.line.stop_bits;
 	sim.byte_ns = (int64_t)bits * 1000000000 / sim.line.baud;
 	run(target);

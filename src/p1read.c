@@ -9,14 +9,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "meter/dlms.h"
 #include "meter/dsmr.h"
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
+#include "line/health.h"
+#include "line/tally.h"
+#include "meter/listen.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static const char usage_text[] =
-	"usage: p1read [-d ID] [-p NAME,...] [-i SECONDS] [-s BAUD:8N1] [--version=V] [PORT]\n"
+	"usage: p1read [-d ID] [-p NAME,...] [-i SECONDS] [-s BAUD:8N1] [--dsmr=V] [PORT]\n"
 	"       p1read --list | --list-ports | --list-options\n"
 	"       p1read --check [options] [PORT]\n"
 	"\n"
@@ -27,9 +33,9 @@ static const char usage_text[] =
 	"  -d, --device ID            device id in the reading line (default dsmr)\n"
 	"  -p, --parameters LIST      only these values: names (see --list) or OBIS codes\n"
 	"  -i, --poll-interval SEC    print at most one reading per SEC seconds\n"
-	"  -s, --serial BAUD:8N1      serial settings (default by --version)\n"
+	"  -s, --serial BAUD:8N1      serial settings (default by --dsmr)\n"
 	"      --baudrate N           serial speed only\n"
-	"      --version=V            DSMR version: 22, 30 (9600:7E1, no CRC), 40, 42,\n"
+	"      --dsmr=V               DSMR version: 22, 30 (9600:7E1, no CRC), 40, 42,\n"
 	"                             50, be, lu, at, hu, ie (115200:8N1, CRC required),\n"
 	"                             q3d (9600:7E1, no CRC), auto (the default:\n"
 	"                             115200:8N1, CRC checked when sent)\n"
@@ -37,12 +43,18 @@ static const char usage_text[] =
 	"      --connection KIND      serial_port, tcp, file or stdin\n"
 	"      --host HOST            with --connection=tcp: reads tcp://HOST:PORT\n"
 	"      --silence-timeout SEC  TCP: a link silent this long is dead (default 60)\n"
+	"      --health-interval SEC  a health line (counters, link) every SEC seconds\n"
+	"                             and when the link changes (default 0: never)\n"
+	"      --key-file FILE        decrypt DLMS/GCM frames with the 32-hex-digit key\n"
+	"                             in FILE (Luxembourg Smarty, Austria); or $P1_KEY\n"
+	"      --auth-key-file FILE   the authentication key (default the Smarty one);\n"
+	"                             or $P1_AUTH_KEY\n"
 	"      --check                check the options, open nothing, exit 0 or 2\n"
 	"      --list                 the known parameters: name, OBIS, unit, meaning\n"
 	"      --list-ports           serial ports, with USB vendor, product and serial\n"
 	"      --list-options         the long options, one per line\n"
 	"  -h, --help                 this text\n"
-	"      --version              the program's version\n";
+	"      --version              the program's version (alone)\n";
 
 enum {
 	OPT_BAUDRATE = 256,
@@ -53,8 +65,12 @@ enum {
 	OPT_LIST,
 	OPT_LIST_PORTS,
 	OPT_LIST_OPTIONS,
+	OPT_DSMR,
 	OPT_VERSION,
 	OPT_SILENCE,
+	OPT_KEY_FILE,
+	OPT_AUTH_KEY_FILE,
+	OPT_HEALTH,
 };
 
 static const struct option long_options[] = {
@@ -67,16 +83,20 @@ static const struct option long_options[] = {
 	{ "connection", required_argument, NULL, OPT_CONNECTION },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "silence-timeout", required_argument, NULL, OPT_SILENCE },
+	{ "health-interval", required_argument, NULL, OPT_HEALTH },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+	{ "auth-key-file", required_argument, NULL, OPT_AUTH_KEY_FILE },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "list-ports", no_argument, NULL, OPT_LIST_PORTS },
 	{ "list-options", no_argument, NULL, OPT_LIST_OPTIONS },
-	{ "version", optional_argument, NULL, OPT_VERSION },
+	{ "dsmr", required_argument, NULL, OPT_DSMR },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The DSMR versions --version accepts: the defaults they imply. */
+/* The DSMR versions --dsmr accepts: the defaults they imply. */
 static const struct {
 	const char *name;
 	enum dsmr_crc_policy crc;
@@ -95,24 +115,20 @@ static const struct {
 struct opts {
 	const char *device;
 	const char *port, *connection, *host;
-	const char *serial, *version;
+	const char *serial, *dsmr;
+	const char *key_file, *auth_key_file;
+	bool have_key, have_auth_key;
+	unsigned char key[DLMS_KEY_LEN], auth_key[DLMS_KEY_LEN];
 	long baudrate;
 	double interval;
 	long silence_s;
+	long health_s;
 	bool check;
 	struct dsmr_filter filter;
 	enum dsmr_crc_policy crc;
 	struct serial_params sp;
 	char spec[300];
 };
-
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog_name);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
-	exit(EXIT_USAGE);
-}
 
 static void parse_parameters(struct opts *o, const char *list)
 {
@@ -137,7 +153,7 @@ static void choose_port(struct opts *o)
 		die(EXIT_USAGE, "%s", why);
 	if (!o->spec[0]) {
 		if (isatty(STDIN_FILENO))
-			usage_error("%s", "no port given (and stdin is a terminal)");
+			usage_die(usage_text, "no port given (and stdin is a terminal)");
 		snprintf(o->spec, sizeof o->spec, "-");
 	}
 }
@@ -146,17 +162,17 @@ static void choose_serial(struct opts *o)
 {
 	bool slow = false;
 	o->crc = DSMR_CRC_AUTO;
-	if (o->version) {
+	if (o->dsmr) {
 		bool found = false;
 		for (size_t i = 0; i < sizeof versions / sizeof *versions && !found; i++) {
-			if (strcasecmp(versions[i].name, o->version) == 0) {
+			if (strcasecmp(versions[i].name, o->dsmr) == 0) {
 				o->crc = versions[i].crc;
 				slow = versions[i].slow;
 				found = true;
 			}
 		}
 		if (!found)
-			die(EXIT_USAGE, "--version: '%s': expected auto, 22, 30, 40, 42, 50, be, lu, at, hu, ie or q3d", o->version);
+			die(EXIT_USAGE, "--dsmr: '%s': expected auto, 22, 30, 40, 42, 50, be, lu, at, hu, ie or q3d", o->dsmr);
 	}
 	o->sp = slow ? (struct serial_params){ 9600, 7, 'E', 1 } : (struct serial_params){ 115200, 8, 'N', 1 };
 	if (o->serial && serial_params_parse(o->serial, &o->sp) < 0)
@@ -165,255 +181,270 @@ static void choose_serial(struct opts *o)
 		o->sp.baud = (int)o->baudrate;
 }
 
-static void list_options(void)
+static _Noreturn void list_options(void)
 {
 	for (const struct option *lo = long_options; lo->name; lo++)
 		printf("%s\n", lo->name);
-	exit(EXIT_OK);
+	exit_listed();
 }
 
 static void parse_options(struct opts *o, int argc, char **argv)
 {
 	int c;
-	long v;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:p:i:s:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->device = optarg; break;
 		case 'p': parse_parameters(o, optarg); break;
-		case 'i':
-			if (parse_double(optarg, 0, 31536000, &o->interval) < 0)
-				die(EXIT_USAGE, "--poll-interval: '%s': expected seconds (0 or more)", optarg);
-			break;
+		case 'i': o->interval = arg_double("--poll-interval", optarg, 0, 31536000, "seconds (0 or more)"); break;
 		case 's': o->serial = optarg; break;
-		case OPT_BAUDRATE:
-			if (parse_long(optarg, 50, 4000000, &o->baudrate) < 0)
-				die(EXIT_USAGE, "--baudrate: '%s': expected 50 to 4000000", optarg);
-			break;
+		case OPT_BAUDRATE: o->baudrate = arg_long("--baudrate", optarg, 50, 4000000, NULL); break;
 		case OPT_PORT: o->port = optarg; break;
 		case OPT_CONNECTION: o->connection = optarg; break;
 		case OPT_HOST: o->host = optarg; break;
 		case OPT_SILENCE:
-			if (parse_long(optarg, 0, 86400, &v) < 0)
-				die(EXIT_USAGE, "--silence-timeout: '%s': expected seconds, 0 (off) to 86400", optarg);
-			o->silence_s = v;
+			o->silence_s = arg_long("--silence-timeout", optarg, 0, 86400, "seconds, 0 (off) to 86400");
 			break;
+		case OPT_HEALTH: o->health_s = health_interval_arg(optarg); break;
+		case OPT_KEY_FILE: o->key_file = optarg; break;
+		case OPT_AUTH_KEY_FILE: o->auth_key_file = optarg; break;
 		case OPT_CHECK: o->check = true; break;
-		case OPT_LIST: dsmr_list_params(stdout); exit(EXIT_OK);
+		case OPT_LIST: dsmr_list_params(stdout); exit_listed();
 		case OPT_LIST_PORTS:
 			if (port_list(stdout) < 0)
 				die(EXIT_RUNTIME, "cannot list serial ports");
-			exit(EXIT_OK);
-		case OPT_LIST_OPTIONS: list_options(); break;
-		case OPT_VERSION:
-			if (!optarg)
-				print_version();
-			o->version = optarg;
-			break;
-		case 'h': fputs(usage_text, stdout); exit(EXIT_OK);
-		case ':': usage_error("option needs a value: %s", argv[optind - 1]);
-		default: usage_error("unknown option: %s", argv[optind - 1]);
+			exit_listed();
+		case OPT_LIST_OPTIONS: list_options();
+		case OPT_DSMR: o->dsmr = optarg; break;
+		case OPT_VERSION: print_version(argc);
+		case 'h': fputs(usage_text, stdout); exit_listed();
+		default:
+			/* --version=V was the DSMR version before it had a name of its own. */
+			if (c == '?' && strncmp(argv[optind - 1], "--version=", 10) == 0)
+				usage_die(usage_text, "%s: the DSMR version is --dsmr=%s", argv[optind - 1], argv[optind - 1] + 10);
+			usage_bad_option(usage_text, c, argv);
 		}
 	}
 	if (optind < argc) {
 		if (optind + 1 < argc)
-			usage_error("more than one port: %s", argv[optind + 1]);
+			usage_die(usage_text, "more than one port: %s", argv[optind + 1]);
 		if (o->port && strcmp(o->port, argv[optind]) != 0)
-			usage_error("two ports given: --port and %s", argv[optind]);
+			usage_die(usage_text, "two ports given: --port and %s", argv[optind]);
 		o->port = argv[optind];
 	}
 	if (!device_id_valid(o->device))
 		die(EXIT_USAGE, "--device: '%s': expected 1 to 64 of A-Z a-z 0-9 _ -", o->device);
 	choose_serial(o);
 	choose_port(o);
+	o->have_key = dlms_key_load(o->key_file, "P1_KEY", o->key);
+	o->have_auth_key = dlms_key_load(o->auth_key_file, "P1_AUTH_KEY", o->auth_key);
+	if (o->have_auth_key && !o->have_key)
+		usage_die(usage_text, "an authentication key without a key (--key-file or $P1_KEY)");
 }
 
 /* ---- the read loop ---- */
 
 static struct dsmr_framer framer;
 static struct dsmr_telegram telegram;
+/* With a key: the DLMS session and a second framer that checks the
+ * telegram a frame decrypts to, CRC and all. */
+static struct dlms_session dlms;
+static struct dsmr_framer inner;
+static unsigned long tag_failures;
+/* Set while the telegram being handled came out of a frame. */
+static const struct dlms_session *decrypted;
 static struct jw line;
-static unsigned long dropped[DSMR_DROP_KINDS];
+static struct tally drops;
+static const char *drop_name(int kind) { return dsmr_drop_name((enum dsmr_drop)kind); }
+static struct health health;
 static struct ratelimit drop_rl = RATELIMIT_INIT(60, 10);
-
-/* The drops so far as "2 CRC mismatch, 1 cut short ..." (for the summary),
- * and the whole line a signal handler writes when p1read is stopped. */
-static char drops_text[400];
-static char stop_line[512];
-static volatile size_t stop_len;
-
-static unsigned long drops_total(void)
-{
-	unsigned long total = 0;
-	for (int i = 0; i < DSMR_DROP_KINDS; i++)
-		total += dropped[i];
-	return total;
-}
-
-static void format_drops(void)
-{
-	size_t n = 0;
-	drops_text[0] = '\0';
-	for (int i = 0; i < DSMR_DROP_KINDS && n < sizeof drops_text; i++)
-		if (dropped[i])
-			n += (size_t)snprintf(drops_text + n, sizeof drops_text - n, "%s%lu %s", n ? ", " : "", dropped[i],
-			                      dsmr_drop_name(i));
-	stop_len = 0;
-	int len = snprintf(stop_line, sizeof stop_line, "%s: %lu telegrams dropped: %s\n", prog_name, drops_total(),
-	                   drops_text);
-	stop_len = len > 0 && (size_t)len < sizeof stop_line ? (size_t)len : 0;
-}
-
-/* SIGTERM, SIGINT: the summary (written ready-made, as write(2) is all a
- * handler may do), then the default action. */
-static void on_stop(int sig)
-{
-	if (stop_len && write(STDERR_FILENO, stop_line, stop_len) < 0)
-		stop_len = 0;
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
 
 static void report_drop(const struct dsmr_event *ev, const char *detail)
 {
-	dropped[ev->why]++;
-	format_drops();
-	warn_limited(&drop_rl, "telegram %lu at byte %llu: dropped: %s%s%s", ev->seq, (unsigned long long)ev->offset,
-	             dsmr_drop_name(ev->why), detail[0] ? ": " : "", detail);
+	tally_add(&drops, ev->why);
+	health_drop(&health, dsmr_drop_word(ev->why), "telegram %lu at byte %llu: dropped: %s%s%s", ev->seq,
+	            (unsigned long long)ev->offset, dsmr_drop_name(ev->why), detail[0] ? ": " : "", detail);
+	warn_limited(&drop_rl, "%s", health.last_error);
 }
 
-static void print_reading(const struct opts *o)
+/* "security":{"frame_counter":N,"authenticated":true}: which encrypted
+ * frame the reading came from, and whether a GCM tag vouched for it. */
+static void write_security(const struct dlms_session *s)
+{
+	jw_key(&line, "security");
+	jw_object_begin(&line);
+	jw_key(&line, "frame_counter");
+	jw_int(&line, s->counter);
+	jw_key(&line, "authenticated");
+	jw_bool(&line, s->authenticated);
+	jw_object_end(&line);
+}
+
+static void print_reading(const struct opts *o, const struct dlms_session *from)
 {
 	reading_begin(&line, "dsmr", o->device);
 	dsmr_write_meter(&line, &telegram);
+	if (from)
+		write_security(from);
 	reading_values_begin(&line);
 	dsmr_write_values(&line, &telegram, &o->filter);
 	reading_end(&line);
-	if (jw_write_line(&line, STDOUT_FILENO) < 0) {
-		if (errno == EPIPE)
-			exit(EXIT_RUNTIME); /* the reader went away: nothing to say */
-		die_errno(EXIT_RUNTIME, "stdout");
+	reading_print(&line);
+}
+
+static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms);
+
+/* A drop of a binary frame, named with the session's why. */
+static void frame_dropped(struct dsmr_event *ev)
+{
+	static const enum dsmr_drop as[] = {
+		[DLMS_FAULT_FRAME] = DSMR_DROP_FRAME,
+		[DLMS_FAULT_TAG] = DSMR_DROP_TAG,
+		[DLMS_FAULT_REPLAY] = DSMR_DROP_REPLAY,
+		[DLMS_FAULT_APDU] = DSMR_DROP_FRAME,
+	};
+	ev->kind = DSMR_EV_DROP;
+	ev->why = as[dlms.fault];
+	report_drop(ev, dlms.why);
+	/* After the first few, once: a key that never fits is the likely cause. */
+	if (dlms.fault == DLMS_FAULT_TAG && ++tag_failures == 3)
+		warnx("3 frames failed their GCM tag: the key (--key-file, $P1_KEY) or the authentication key "
+		      "(--auth-key-file, $P1_AUTH_KEY) is probably wrong");
+	if (dlms.fault == DLMS_FAULT_FRAME || dlms.fault == DLMS_FAULT_TAG)
+		dsmr_framer_rescan(&framer);
+}
+
+/* A frame decrypted to a text telegram: through the second framer, so that
+ * its CRC is checked as a plaintext telegram's would be. */
+static void decrypted_text(const struct opts *o, const struct dsmr_event *outer, int64_t *last_ms)
+{
+	struct dsmr_event ev;
+	size_t off = 0;
+	bool have;
+	while (off < dlms.out_len) {
+		off += dsmr_framer_push(&inner, dlms.out + off, dlms.out_len - off, &ev, &have);
+		if (have) {
+			ev.seq = outer->seq;
+			ev.offset = outer->offset;
+			handle(o, &ev, last_ms);
+		}
 	}
+	if (dsmr_framer_abort(&inner, DSMR_DROP_EOF, &ev)) {
+		ev.seq = outer->seq;
+		ev.offset = outer->offset;
+		report_drop(&ev, "in the decrypted frame");
+	}
+}
+
+static void handle_frame(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms)
+{
+	if (!o->have_key)
+		return;
+	switch (dlms_frame(&dlms, ev->frame, (const unsigned char *)ev->text, ev->len)) {
+	case DLMS_MORE: return;
+	case DLMS_DROP: frame_dropped(ev); return;
+	case DLMS_TEXT:
+		decrypted = &dlms;
+		decrypted_text(o, ev, last_ms);
+		break;
+	case DLMS_NOTIFICATION:
+		ev->kind = DSMR_EV_TELEGRAM;
+		ev->text = dlms.out;
+		ev->len = dlms.out_len;
+		ev->bits = DSMR_BITS_ASCII;
+		decrypted = &dlms;
+		handle(o, ev, last_ms);
+		break;
+	}
+	decrypted = NULL;
 }
 
 static void handle(const struct opts *o, struct dsmr_event *ev, int64_t *last_ms)
 {
+	if (ev->kind == DSMR_EV_FRAME) {
+		handle_frame(o, ev, last_ms);
+		return;
+	}
 	if (ev->kind == DSMR_EV_DROP) {
 		report_drop(ev, ev->detail);
 		return;
 	}
-	/* -i: telegrams inside the interval are not even parsed. */
+	if (ev->bits != DSMR_BITS_ASCII)
+		logmsg(LOG_DEBUG, "telegram %lu at byte %llu: %s", ev->seq, (unsigned long long)ev->offset,
+		       dsmr_bits_name(ev->bits));
+	/* -i: telegrams inside the interval are not even parsed (good all the
+	 * same: their CRC held). */
 	int64_t now = mono_ms();
-	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000))
+	if (o->interval > 0 && *last_ms != INT64_MIN && now - *last_ms < (int64_t)(o->interval * 1000)) {
+		health_good(&health);
 		return;
+	}
 	if (dsmr_parse(&telegram, ev->text, ev->len) < 0) {
 		ev->why = DSMR_DROP_GARBAGE;
 		report_drop(ev, telegram.why);
 		return;
 	}
+	health_good(&health);
 	*last_ms = now;
-	print_reading(o);
+	print_reading(o, decrypted);
 }
 
 static void summary(void)
 {
-	if (drops_total())
-		warnx("%lu of %lu telegrams dropped: %s", drops_total(), framer.seq, drops_text);
+	tally_report(&drops, framer.seq);
 }
 
-/* A serial adapter or a dongle hands a telegram over a few dozen bytes at a
- * time: a wake-up each.  Once a telegram has begun, sleep as long as the
- * last one took to arrive and take the rest in one read: two or three
- * wake-ups a telegram, whatever the adapter, and hardly later (telegrams of
- * a meter are nearly all the same length).  Capped, so that a slow link's
- * bytes never pile up in the kernel for long. */
-#define PACE_MAX_MS 500
-
-struct pace {
-	int64_t began_ms; /* the first read of this telegram, or -1 */
-	int64_t took_ms;  /* how long the last one took to arrive */
-	bool slept;       /* this read came right after the sleep */
+/* What the read loop carries from one push to the next. */
+struct read_ctx {
+	const struct opts *o;
+	int64_t last_ms;
 };
 
-/* A telegram that ended in the read after the sleep may have been
- * complete well before: shrink the estimate a little each time, so that
- * it follows a link that got faster instead of sleeping too long forever. */
-static void pace_telegram_end(struct pace *p, int64_t now)
+static size_t push(void *arg, const unsigned char *buf, size_t len)
 {
-	if (p->slept)
-		p->took_ms -= p->took_ms / 8 + 1;
-	else if (p->began_ms >= 0)
-		p->took_ms = now - p->began_ms;
-	if (p->took_ms < 0)
-		p->took_ms = 0;
-	p->began_ms = -1;
+	struct read_ctx *c = arg;
+	struct dsmr_event ev;
+	bool have;
+	size_t took = dsmr_framer_push(&framer, buf, len, &ev, &have);
+	if (have)
+		handle(c->o, &ev, &c->last_ms);
+	return took;
 }
 
-/* Within a telegram: sleep until the rest should be there. */
-static void pace_wait(struct pace *p, int64_t now)
+static bool within(void *arg)
 {
-	if (p->began_ms < 0)
-		p->began_ms = now;
-	int64_t until = p->began_ms + (p->took_ms < PACE_MAX_MS ? p->took_ms : PACE_MAX_MS);
-	p->slept = until > now;
-	if (p->slept)
-		nanosleep(&(struct timespec){ (until - now) / 1000, (until - now) % 1000 * 1000000 }, NULL);
+	(void)arg;
+	return dsmr_framer_within(&framer);
+}
+
+static void lost(void *arg, bool end)
+{
+	(void)arg;
+	struct dsmr_event ev;
+	if (dsmr_framer_abort(&framer, end ? DSMR_DROP_EOF : DSMR_DROP_LOST, &ev))
+		report_drop(&ev, "");
 }
 
 static int run(const struct opts *o)
 {
-	static char buf[65536];
 	struct port port;
 	char why[256];
 	if (port_init(&port, o->spec, &o->sp, why, sizeof why) < 0)
 		die(EXIT_USAGE, "%s: %s", o->spec, why);
-	if (port_open(&port) < 0) {
-		if (!port_can_reconnect(&port))
-			die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
-		port_reconnect(&port, 30);
-	}
+	health_init(&health, "dsmr", o->device, o->health_s);
+	listen_open(&port, &health);
 	dsmr_framer_init(&framer, o->crc);
-	jw_init(&line);
-	int64_t last_ms = INT64_MIN;
-	struct pace pace = { -1, 0, false };
-	int timeout = port.kind == PORT_TCP && o->silence_s > 0 ? (int)o->silence_s * 1000 : -1;
-	struct dsmr_event ev;
-	for (;;) {
-		ssize_t got = port_read(&port, buf, sizeof buf, timeout);
-		if (got == 0)
-			snprintf(port.why, sizeof port.why, "no data for %ld s", o->silence_s);
-		if (got <= 0) {
-			bool end = port.eof || !port_can_reconnect(&port);
-			if (dsmr_framer_abort(&framer, end ? DSMR_DROP_EOF : DSMR_DROP_LOST, &ev))
-				report_drop(&ev, "");
-			if (end) {
-				/* port_read says "end of input" for a clean end; anything
-				 * else (EIO on a file) is a failure. */
-				if (!port.eof || strcmp(port.why, "end of input") != 0)
-					die(EXIT_RUNTIME, "%s: %s", o->spec, port.why);
-				break;
-			}
-			port_reconnect(&port, 30);
-			continue;
-		}
-		size_t off = 0;
-		int64_t now = mono_ms();
-		if (!dsmr_framer_within(&framer))
-			pace.slept = false;
-		while (off < (size_t)got) {
-			bool have;
-			off += dsmr_framer_push(&framer, buf + off, (size_t)got - off, &ev, &have);
-			if (have) {
-				handle(o, &ev, &last_ms);
-				pace_telegram_end(&pace, now);
-			}
-		}
-		/* Files and pipes come as fast as they are read: no pacing. */
-		if (dsmr_framer_within(&framer) && (port.kind == PORT_SERIAL || port.kind == PORT_TCP))
-			pace_wait(&pace, now);
-		else
-			pace.began_ms = -1;
+	dsmr_framer_seven_bit(&framer, o->sp.data_bits == 7);
+	if (o->have_key) {
+		if (dlms_session_init(&dlms, o->key, o->have_auth_key ? o->auth_key : NULL) < 0)
+			die(EXIT_RUNTIME, "libcrypto: cannot make a cipher context");
+		dsmr_framer_binary(&framer, true);
+		dsmr_framer_init(&inner, o->crc);
 	}
+	jw_init(&line);
+	struct read_ctx ctx = { o, INT64_MIN };
+	const struct listen_sink sink = { push, lost, &ctx, within };
+	listen_loop(&port, &health, o->silence_s, &sink, o->spec);
 	port_close(&port);
 	summary();
 	return EXIT_OK;
@@ -432,7 +463,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	tally_init(&drops, "telegrams", DSMR_DROP_KINDS, drop_name);
+	tally_on_stop(&drops);
 	return run(&o);
 }

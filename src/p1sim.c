@@ -3,6 +3,9 @@
  * file or tty, a pseudo-terminal it creates, or TCP clients; at the meter's
  * rate or as fast as possible; with faults on request (bit flips, cut
  * telegrams, garbage between telegrams, telegrams in many small writes).
+ * The lux profile seals each telegram as a DLMS general-global-ciphering
+ * frame (lib/meter/dlms), as a Luxembourg Smarty does; its faults add a
+ * forged tag and a replayed frame counter.
  *
  * The meter itself is lib/p1gen.c; this file is options, outputs, faults
  * and pacing.  Pacing sleeps to absolute deadlines (no drift, no polling). */
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "meter/dlms.h"
 #include "meter/p1gen.h"
 #include "meter/port.h"
 #include "base/util.h"
@@ -34,9 +38,11 @@ static const char usage_text[] =
 	"usage: p1sim [-fhv] [-n count] [-o output] [-P profile] [-r rate] [-s baud:format]\n"
 	"             [--fault fault[,fault...]] [--gas l/h] [--message text] [--power watts]\n"
 	"             [--seed n] [--solar watts] [--start-time time] [--step seconds] [--water l/h]\n"
+	"             [--key-file file] [--auth-key-file file]\n"
 	"       p1sim --list-profiles\n"
 	"\n"
-	"  -P, --profile NAME   22, 42, 50, 50-nogas, 50-2mbus, 50-gas2, be, be-2mbus (default 50)\n"
+	"  -P, --profile NAME   22, 42, 50, 50-nogas, 50-2mbus, 50-gas2, be, be-2mbus, lux, at-t210\n"
+	"                       (default 50)\n"
 	"  -n, --count N        send N telegrams, then exit (default: until stopped)\n"
 	"  -r, --rate R         telegrams per second, fractions allowed (default: the meter's,\n"
 	"                       1 for 5.0 and be, 0.1 for 2.2 and 4.2); 0: as fast as possible\n"
@@ -51,16 +57,14 @@ static const char usage_text[] =
 	"      --power W        base load in watts (default 450), --solar W peak solar (default 0)\n"
 	"      --gas L, --water L  litres per hour (default 150 and 12)\n"
 	"      --message TEXT   text message for 0-0:96.13.0 (sent hex-encoded)\n"
-	"      --fault LIST     bitflip=P, truncate=P, garbage=P (probability per telegram), split[=P]\n"
+	"      --fault LIST     bitflip=P, truncate=P, garbage=P (probability per telegram), split[=P];\n"
+	"                       encrypted profiles also forged-tag=P, replay=P\n"
+	"      --key-file FILE  lux, at-t210: the 32-hex-digit encryption key (else $P1_KEY)\n"
+	"      --auth-key-file FILE  the authentication key (else $P1_AUTH_KEY, else Smarty's)\n"
 	"  -v, --verbose        log every fault, client and a summary on stderr\n"
 	"      --list-profiles  the profiles, their line settings and rates\n"
 	"  -h, --help, --version\n";
 
-static _Noreturn void usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
 
 static volatile sig_atomic_t stopping;
 
@@ -73,7 +77,7 @@ static void on_signal(int sig)
 /* ---- options ---- */
 
 struct faults {
-	double bitflip, truncate, garbage, split;
+	double bitflip, truncate, garbage, split, forged_tag, replay;
 };
 
 struct options {
@@ -90,6 +94,10 @@ struct options {
 	int64_t start_ms;        /* < 0: now */
 	struct faults faults;
 	bool verbose;
+	/* lux: the keys that seal each telegram */
+	bool sealed;
+	const char *key_file, *auth_key_file;
+	unsigned char ek[DLMS_KEY_LEN], ak[DLMS_KEY_LEN];
 };
 
 static int parse_fault(char *item, struct faults *f)
@@ -109,6 +117,10 @@ static int parse_fault(char *item, struct faults *f)
 		f->garbage = p;
 	else if (strcmp(item, "split") == 0)
 		f->split = p;
+	else if (strcmp(item, "forged-tag") == 0 && eq)
+		f->forged_tag = p;
+	else if (strcmp(item, "replay") == 0 && eq)
+		f->replay = p;
 	else
 		return -1;
 	return 0;
@@ -117,8 +129,15 @@ static int parse_fault(char *item, struct faults *f)
 /* 2026-11-27T10:00:00Z, 2026-11-27T11:00:00+01:00 or epoch seconds. */
 static int parse_start_time(const char *s, int64_t *out_ms)
 {
-	long epoch;
-	if (parse_long(s[0] == '@' ? s + 1 : s, 946684800L, 4102444800L, &epoch) == 0) {
+	/* Epoch seconds from 2000 to 2099: past what a 32-bit long holds, so
+	 * not parse_long. */
+	const char *digits = s[0] == '@' ? s + 1 : s;
+	char *end;
+	errno = 0;
+	long long epoch = strtoll(digits, &end, 10);
+	if (digits[0] >= '0' && digits[0] <= '9' && !*end && !errno) {
+		if (epoch < 946684800LL || epoch > 4102444800LL)
+			return -1;
 		*out_ms = (int64_t)epoch * 1000;
 		return 0;
 	}
@@ -144,12 +163,17 @@ static int parse_start_time(const char *s, int64_t *out_ms)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	*out_ms = ((int64_t)timegm(&tm) - offset) * 1000;
+	/* With a 32-bit time_t (armhf built without _TIME_BITS=64), timegm
+	 * fails past 2038: say so rather than start today. */
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out_ms = ((int64_t)t - offset) * 1000;
 	return 0;
 }
 
 enum { OPT_SEED = 256, OPT_START, OPT_STEP, OPT_POWER, OPT_SOLAR, OPT_GAS, OPT_WATER, OPT_MESSAGE, OPT_FAULT,
-       OPT_LIST, OPT_VERSION };
+       OPT_LIST, OPT_VERSION, OPT_KEY_FILE, OPT_AUTH_KEY_FILE };
 
 static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -171,13 +195,37 @@ static const struct option long_options[] = {
 	{ "message", required_argument, NULL, OPT_MESSAGE },
 	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ "list-profiles", no_argument, NULL, OPT_LIST },
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+	{ "auth-key-file", required_argument, NULL, OPT_AUTH_KEY_FILE },
 	{ NULL, 0, NULL, 0 },
 };
 
 static _Noreturn void bad_value(const char *opt, const char *value, const char *want)
 {
-	warnx("%s: bad value '%s': %s", opt, value, want);
-	usage(EXIT_USAGE);
+	usage_die(usage_text, "%s: bad value '%s': %s", opt, value, want);
+}
+
+/* The lux profile needs a key and nothing else takes one; keys come from
+ * a file or the environment, never the command line. */
+static void load_keys(struct options *o)
+{
+	o->sealed = p1profile_sealed(o->prof);
+	if (!o->sealed) {
+		if (o->key_file || o->auth_key_file)
+			die(EXIT_USAGE, "--key-file: profile %s is not encrypted (lux and at-t210 are)", o->prof->name);
+		if (o->faults.forged_tag > 0 || o->faults.replay > 0)
+			die(EXIT_USAGE, "--fault forged-tag, replay: profile %s is not encrypted (lux and at-t210 are)",
+			    o->prof->name);
+		return;
+	}
+	if (!dlms_key_load(o->key_file, "P1_KEY", o->ek))
+		usage_die(usage_text, "profile %s: no key (--key-file or $P1_KEY)", o->prof->name);
+	if (!dlms_key_load(o->auth_key_file, "P1_AUTH_KEY", o->ak)) {
+		char why[64];
+		dlms_key_parse(DLMS_DEFAULT_AUTH_KEY, o->ak, why, sizeof why);
+	}
+	if (o->faults.bitflip + o->faults.truncate + o->faults.forged_tag + o->faults.replay > 1)
+		die(EXIT_USAGE, "--fault: bitflip, truncate, forged-tag and replay probabilities add up to more than 1");
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -193,15 +241,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 	long v;
 	unsigned long long seed;
 	char *end;
-	while ((c = getopt_long(argc, argv, "fhn:o:P:r:s:v", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fhn:o:P:r:s:v", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			usage(EXIT_OK);
+			fputs(usage_text, stdout);
+			exit_listed();
 		case OPT_VERSION:
-			print_version();
+			print_version(argc);
 		case OPT_LIST:
 			p1profile_list(stdout);
-			exit(EXIT_OK);
+			exit_listed();
 		case 'P':
 			if (!(o->prof = p1profile_find(optarg)))
 				bad_value("-P", optarg, "no such profile (see --list-profiles)");
@@ -261,6 +311,12 @@ static void parse_options(int argc, char **argv, struct options *o)
 				bad_value("--message", "...", "at most 1024 bytes (DSMR allows 2048 hex digits)");
 			o->set.message = optarg;
 			break;
+		case OPT_KEY_FILE:
+			o->key_file = optarg;
+			break;
+		case OPT_AUTH_KEY_FILE:
+			o->auth_key_file = optarg;
+			break;
 		case OPT_FAULT: {
 			char *items[8];
 			int n = split_list(optarg, items, 8);
@@ -268,21 +324,21 @@ static void parse_options(int argc, char **argv, struct options *o)
 				bad_value("--fault", optarg, "a comma-separated list");
 			for (int i = 0; i < n; i++)
 				if (parse_fault(items[i], &o->faults) < 0)
-					bad_value("--fault", items[i], "bitflip=P, truncate=P, garbage=P or split[=P], P from 0 to 1");
+					bad_value("--fault", items[i],
+					          "bitflip=P, truncate=P, garbage=P, split[=P], forged-tag=P or replay=P, P from 0 to 1");
 			break;
 		}
 		default:
-			usage(EXIT_USAGE);
+			usage_bad_option(usage_text, c, argv);
 		}
 	}
-	if (optind < argc) {
-		warnx("unexpected argument: %s", argv[optind]);
-		usage(EXIT_USAGE);
-	}
+	if (optind < argc)
+		usage_die(usage_text, "unexpected argument: %s", argv[optind]);
 	if (o->faults.bitflip + o->faults.truncate > 1)
 		die(EXIT_USAGE, "--fault: bitflip and truncate probabilities add up to more than 1");
 	if (o->faults.bitflip > 0 && o->prof->dialect == P1_DSMR22)
 		die(EXIT_USAGE, "--fault bitflip: profile 22 has no CRC, so a flipped bit could not be detected");
+	load_keys(o);
 	if (o->rate < 0)
 		o->rate = o->prof->rate;
 	if (!o->serial_given)
@@ -311,7 +367,19 @@ struct output {
 };
 
 struct stats {
-	long sent, bitflip, truncated, garbage, unread;
+	long sent, bitflip, truncated, garbage, unread, forged, replayed;
+};
+
+/* lux: the meter's system title and the next frame counter.  The counter
+ * starts at the meter clock's seconds since 2020, so a restarted p1sim
+ * goes on above what a running reader saw last (at the meter's rate). */
+struct sealer {
+	unsigned char title[8];
+	uint32_t next_fc;
+	/* the counter of the last frame sent whole: the one a replay repeats
+	 * (a reader never accepted the counter of a frame it dropped) */
+	uint32_t last_whole_fc;
+	bool sent_whole;
 };
 
 static void set_line(int fd, const struct serial_params *sp)
@@ -709,16 +777,17 @@ static void flip_bit(char *t, size_t bang, struct p1rng *r, long number, bool ve
 	}
 }
 
-/* Garbage never holds a '/' (nor one with bit 7 set), so it cannot start
- * a telegram: each burst costs a reader nothing but bytes to skip. */
-static size_t make_garbage(char *g, struct p1rng *r)
+/* Garbage never holds a '/' (nor one with bit 7 set), nor when sealed the
+ * 0xDB of a frame, so it cannot start a telegram: each burst costs a
+ * reader nothing but bytes to skip. */
+static size_t make_garbage(char *g, struct p1rng *r, bool sealed)
 {
 	size_t n = (size_t)p1rng_range(r, 1, 64);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c;
 		do
 			c = (unsigned char)p1rng_range(r, 0, 255);
-		while ((c & 0x7f) == '/');
+		while ((c & 0x7f) == '/' || (sealed && c == 0xDB));
 		g[i] = (char)c;
 	}
 	return n;
@@ -757,8 +826,49 @@ static int write_split(struct output *out, const char *p, size_t n, struct p1rng
 	return rc;
 }
 
+/* lux: the telegram sealed as the meter sends it, with at most one of the
+ * frame faults: a bit of the ciphertext flipped (the tag fails), the frame
+ * cut short, a bit of the tag flipped, or the last frame counter again. */
+static size_t seal_one(const struct options *o, struct sealer *sl, const char *t, size_t n, double pick,
+                       struct p1rng *faults, long number, struct stats *st, unsigned char *frame, size_t cap)
+{
+	const struct faults *f = &o->faults;
+	double forge_at = f->bitflip + f->truncate, replay_at = forge_at + f->forged_tag;
+	bool replay = pick >= replay_at && pick < replay_at + f->replay && sl->sent_whole;
+	uint32_t fc = replay ? sl->last_whole_fc : sl->next_fc++;
+	size_t m = dlms_seal(o->ek, o->ak, sl->title, fc, 0x30, t, n, frame, cap);
+	if (m == 0)
+		die(EXIT_RUNTIME, "telegram %ld: cannot seal it", number);
+	if (replay) {
+		st->replayed++;
+		if (o->verbose)
+			warnx("telegram %ld: frame counter %lu again", number, (unsigned long)fc);
+	} else if (pick < f->bitflip) {
+		size_t at = m - 12 - n + (size_t)p1rng_range(faults, 0, (long)n - 1);
+		frame[at] ^= (unsigned char)(1u << p1rng_range(faults, 0, 7));
+		st->bitflip++;
+		if (o->verbose)
+			warnx("telegram %ld: a bit of frame byte %zu flipped", number, at);
+	} else if (pick < forge_at) {
+		size_t keep = (size_t)p1rng_range(faults, 1, (long)m - 1);
+		if (o->verbose)
+			warnx("telegram %ld: frame cut after %zu of %zu bytes", number, keep, m);
+		m = keep;
+		st->truncated++;
+	} else if (pick < replay_at) {
+		frame[m - 1 - (size_t)p1rng_range(faults, 0, 11)] ^= (unsigned char)(1u << p1rng_range(faults, 0, 7));
+		st->forged++;
+		if (o->verbose)
+			warnx("telegram %ld: forged tag (frame counter %lu)", number, (unsigned long)fc);
+	} else {
+		sl->last_whole_fc = fc;
+		sl->sent_whole = true;
+	}
+	return m;
+}
+
 static void send_one(struct output *out, const struct options *o, char *t, size_t n, struct p1rng *faults,
-                     struct p1rng *splits, struct stats *st)
+                     struct p1rng *splits, struct stats *st, struct sealer *sl)
 {
 	long number = st->sent + 1;
 	char garbage[64];
@@ -769,12 +879,16 @@ static void send_one(struct output *out, const struct options *o, char *t, size_
 	char *bang = memchr(t, '!', n);
 	size_t bang_at = bang ? (size_t)(bang - t) : n;
 	if (pick_garbage < o->faults.garbage) {
-		ngarbage = make_garbage(garbage, faults);
+		ngarbage = make_garbage(garbage, faults, o->sealed);
 		st->garbage++;
 		if (o->verbose)
 			warnx("telegram %ld: %zu bytes of garbage before it", number, ngarbage);
 	}
-	if (pick < o->faults.bitflip) {
+	static unsigned char frame[DLMS_MAX_APDU + 64];
+	if (o->sealed) {
+		n = seal_one(o, sl, t, n, pick, faults, number, st, frame, sizeof frame);
+		t = (char *)frame;
+	} else if (pick < o->faults.bitflip) {
 		flip_bit(t, bang_at, faults, number, o->verbose);
 		st->bitflip++;
 	} else if (pick < o->faults.bitflip + o->faults.truncate) {
@@ -784,8 +898,10 @@ static void send_one(struct output *out, const struct options *o, char *t, size_
 		n = keep;
 		st->truncated++;
 	}
-	add_parity(garbage, ngarbage, &o->serial);
-	add_parity(t, n, &o->serial);
+	if (!o->sealed) {
+		add_parity(garbage, ngarbage, &o->serial);
+		add_parity(t, n, &o->serial);
+	}
 	if (out->kind == OUT_PTY)
 		pty_prepare(out, st);
 	int rc = 0;
@@ -853,6 +969,12 @@ int main(int argc, char **argv)
 	p1rng_seed(&faults, seed ^ 0xF00DFACEULL);
 	p1rng_seed(&splits, seed ^ 0x5B117ULL);
 
+	struct sealer sealer = { .title = { 'S', 'A', 'G', 'g', 'p' } };
+	/* The title's last three bytes from the meter's serial number. */
+	for (int k = 0; k < 3; k++)
+		sealer.title[5 + k] = (unsigned char)meter.equipment_id[strlen(meter.equipment_id) - 3 + k];
+	sealer.next_fc = (uint32_t)(o.start_ms / 1000 - 1577836800LL);
+
 	struct output out;
 	open_output(&out, &o);
 
@@ -867,7 +989,7 @@ int main(int argc, char **argv)
 		size_t n = p1meter_telegram(&meter, telegram, sizeof telegram);
 		if (n == 0)
 			die(EXIT_RUNTIME, "telegram %ld does not fit in %d bytes", i + 1, P1_TELEGRAM_MAX);
-		send_one(&out, &o, telegram, n, &faults, &splits, &st);
+		send_one(&out, &o, telegram, n, &faults, &splits, &st, &sealer);
 		if (o.count && i + 1 == o.count)
 			break;
 		if (interval == 0 && out.kind != OUT_TCP)
@@ -884,7 +1006,11 @@ int main(int argc, char **argv)
 		struct timespec dl = ns_ts(deadline);
 		wait_until(&out, &dl);
 	}
-	if (o.verbose)
+	if (o.verbose && o.sealed)
+		warnx("summary: sent=%ld good=%ld bitflip=%ld truncate=%ld forged-tag=%ld replay=%ld garbage=%ld "
+		      "unread=%ld", st.sent, st.sent - st.bitflip - st.truncated - st.forged - st.replayed, st.bitflip,
+		      st.truncated, st.forged, st.replayed, st.garbage, st.unread);
+	else if (o.verbose)
 		warnx("summary: sent=%ld good=%ld bitflip=%ld truncate=%ld garbage=%ld unread=%ld", st.sent,
 		      st.sent - st.bitflip - st.truncated, st.bitflip, st.truncated, st.garbage, st.unread);
 	close_output(&out);

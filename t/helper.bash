@@ -80,6 +80,30 @@ start_broker() {
 
 port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# broker_up: a mosquitto on $BROKER_PORT that keeps its sessions on disk in
+# $TMP, so that a persistent subscriber (-c) and what is queued for it
+# survive broker_down and a new broker_up on the same port; its log goes on
+# in $TMP/mosquitto.log.  Sets BROKER_PID.
+broker_up() {
+	{
+		echo "listener $BROKER_PORT 127.0.0.1"
+		echo "allow_anonymous true"
+		echo "persistence true"
+		echo "persistence_location $TMP/"
+		echo "user $(id -un)"
+		echo "max_queued_messages 100000"
+	} > "$TMP/persist.conf"
+	mosquitto -c "$TMP/persist.conf" >> "$TMP/mosquitto.log" 2>&1 &
+	BROKER_PID=$!
+	track_pid "$BROKER_PID"
+	wait_for 50 port_listening "$BROKER_PORT"
+}
+
+broker_down() {
+	kill -TERM "$BROKER_PID"
+	wait_gone "$BROKER_PID" 50
+}
+
 # start_pty_pair NAME: two linked pseudo-terminals $TMP/NAME.a and
 # $TMP/NAME.b (a socat process, tracked); sets PTY_PID.
 start_pty_pair() {
@@ -103,4 +127,32 @@ mqttpub_on_fifo() {
 # The repository's corpus of real telegrams, when ../shared is present.
 require_corpus() {
 	[ -d "$CORPUS" ] || skip "no ../shared/corpus/dsmr beside the repository"
+}
+
+# has_open PID PATH: the process holds PATH (resolved) open.
+has_open() {
+	local target fd
+	target=$(readlink -f "$2")
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd")" = "$target" ] && return 0
+	done
+	return 1
+}
+# lines_at_least FILE N: FILE has N lines or more.
+lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }
+
+# add_crc FILE: appends the CRC-16/ARC of everything in FILE through its '!'
+# (a telegram built by a test) and CR LF.
+add_crc() {
+	python3 - "$1" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+crc = 0
+for x in b:
+    crc ^= x
+    for _ in range(8):
+        crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+open(p, "ab").write(b"%04X\r\n" % crc)
+PY
 }

@@ -27,6 +27,9 @@ teardown() { kill_tracked; }
 	# The service template runs the installed mtrcfg on the installed config.
 	run grep -c 'PATH=/usr/local/bin:' "$r/usr/local/share/meter2mqtt/runit/meter2mqtt/run"
 	assert_output 1
+	# The systemd unit, starting the installed svscan-boot.
+	grep -qx 'ExecStart=/usr/local/lib/meter2mqtt/svscan-boot' "$r/usr/local/lib/systemd/system/meter2mqtt.service"
+	[ -x "$r/usr/local/lib/meter2mqtt/svscan-boot" ]
 	# Shell tools for the source tree are not installed.
 	[ ! -e "$r/usr/local/bin/m2m-deps" ] && [ ! -e "$r/usr/local/bin/m2m-demo" ]
 }

@@ -78,7 +78,7 @@ err_has() { grep -q -- "$1" "$TMP/err"; }
 	[[ "$stderr" == *"no port given"* ]] || fail "$stderr"
 	run --separate-stderr kmpread --check -i 0 /dev/ttyUSB0
 	assert_failure 2
-	[[ "$stderr" == *"--poll-interval 0: expected a whole number from 1"* ]] || fail "$stderr"
+	[[ "$stderr" == *"--poll-interval: '0': expected a whole number from 1"* ]] || fail "$stderr"
 	run --separate-stderr kmpread --check -s 1234:8N2 /dev/ttyUSB0
 	assert_failure 2
 	[[ "$stderr" == *"--serial 1234:8N2"* ]] || fail "$stderr"

@@ -8,28 +8,6 @@ bats_require_minimum_version 1.5.0
 setup() { setup_tmp; }
 teardown() { kill_tracked; }
 
-# A broker that keeps sessions on disk, so that a persistent subscriber's
-# queued messages survive its restart on the same port.
-broker_up() {
-	{
-		echo "listener $BROKER_PORT 127.0.0.1"
-		echo "allow_anonymous true"
-		echo "persistence true"
-		echo "persistence_location $TMP/"
-		echo "user $(id -un)"
-		echo "max_queued_messages 100000"
-	} > "$TMP/persist.conf"
-	mosquitto -c "$TMP/persist.conf" >> "$TMP/mosquitto.log" 2>&1 &
-	BROKER_PID=$!
-	track_pid "$BROKER_PID"
-	wait_for 50 port_listening "$BROKER_PORT"
-}
-
-broker_down() {
-	kill -TERM "$BROKER_PID"
-	wait_gone "$BROKER_PID" 50
-}
-
 # numbered N RATE_SLEEP: N reading lines, each carrying its number.
 numbered() {
 	local i

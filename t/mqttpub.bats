@@ -25,7 +25,7 @@ retained() {
 	assert_output - <<'EOF'
 meters/dsmr/dsmr_main/current_electricity_usage 1.193
 meters/dsmr/dsmr_main/electricity_tariff 0002
-meters/dsmr/dsmr_main/electricity_used_tariff1 123.45
+meters/dsmr/dsmr_main/electricity_used_tariff1 123.450
 meters/dsmr/dsmr_main/gas_provided 12785.123
 meters/dsmr/dsmr_main/power_failure_log [{"end":"2010-12-08T15:24:15+01:00","duration":240}]
 meters/dsmr/dsmr_main/power_failures 4
@@ -34,23 +34,39 @@ meters/dsmr/dsmr_main/voltage_l1 230.0
 EOF
 }
 
-@test "numbers keep their digits: no binary rounding, integers exact" {
+@test "numbers keep their text from the line: every digit, no binary rounding, integers exact" {
 	start_broker
-	printf '%s\n' '{"type":"t","device":"d","values":{"a":{"value":2.34},"b":{"value":0.1},"c":{"value":123456789.123456},"d":{"value":-0.001},"e":{"value":9007199254740993},"f":{"value":1e-7}}}' |
+	printf '%s\n' '{"type":"t","device":"d","values":{"a":{"value":2.34},"b":{"value":0.1},"c":{"value":123456789.123456},"d":{"value":-0.001},"e":{"value":9007199254740993},"f":{"value":1e-7}}}' \
+		'{"type":"t","device":"d","values":{"g":{"value":0.070},"h":{"value":-0.0},"i":{"value":1e3},"j":{"value":99999999999999999999999},"k":{"value":5.000},"l":{"value":-1.5E+02}}}' |
 		mqttpub -p "$BROKER_PORT" -t x/y
-	run retained 'x/y/t/d/+' 7
+	run retained 'x/y/t/d/+' 13
 	assert_output - <<'EOF'
 x/y/t/d/a 2.34
 x/y/t/d/b 0.1
 x/y/t/d/c 123456789.123456
 x/y/t/d/d -0.001
 x/y/t/d/e 9007199254740993
-x/y/t/d/f 0.0000001
+x/y/t/d/f 1e-7
+x/y/t/d/g 0.070
+x/y/t/d/h -0.0
+x/y/t/d/i 1e3
+x/y/t/d/j 99999999999999999999999
+x/y/t/d/k 5.000
+x/y/t/d/l -1.5E+02
 x/y/t/d/status offline
+EOF
+	# the same text inside JSON payloads
+	printf '%s\n' '{"type":"t","device":"e","values":{"g":{"value":0.070,"unit":"kW"},"arr":{"value":[5.000,-0.0,1e3]}}}' |
+		mqttpub -p "$BROKER_PORT" -t x --json-values
+	run retained 'x/t/e/+' 3
+	assert_output - <<'EOF'
+x/t/e/arr {"value":[5.000,-0.0,1e3]}
+x/t/e/g {"value":0.070,"unit":"kW"}
+x/t/e/status offline
 EOF
 }
 
-@test "integers beyond 64 bits publish with their exact digits; the rest of the line too" {
+@test "integers beyond 64 bits and numbers beyond a double publish with their exact text" {
 	start_broker
 	printf '%s\n' '{"type":"t","device":"d","values":{"big":{"value":99999999999999999999},"neg":{"value":[-123456789012345678901, 7]},"ok":{"value":1.5}}}' \
 		'{"type":"t","device":"d2","values":{"huge":{"value":1e999}}}' \
@@ -58,22 +74,24 @@ EOF
 	run --separate-stderr mqttpub -p "$BROKER_PORT" -t x < "$TMP/big"
 	[ "$status" -eq 0 ]
 	assert_equal "$stderr" "$(cat <<'EOF'
-mqttpub: line 2: not JSON: real number overflow near '1e999' at byte 57: skipped
-mqttpub: line 3: not JSON: too big integer near '99999999999999999999' at byte 56: skipped
-mqttpub: 3 lines read, 2 bad lines and 0 bad parameters skipped
+mqttpub: line 3: not JSON: parse error: invalid object key (must be a string) at byte 56: skipped
+mqttpub: 3 lines read, 1 bad lines and 0 bad parameters skipped
 EOF
 )"
 	run retained 'x/t/d/+' 4
 	assert_output - <<'EOF'
 x/t/d/big 99999999999999999999
-x/t/d/neg ["-123456789012345678901",7]
+x/t/d/neg [-123456789012345678901,7]
 x/t/d/ok 1.5
 x/t/d/status offline
 EOF
 	printf '%s\n' '{"type":"t","device":"e","values":{"big":{"value":18446744073709551616,"unit":"Wh"}}}' |
 		mqttpub -p "$BROKER_PORT" -t x --json-values
 	run retained 'x/t/e/big' 1
-	assert_output 'x/t/e/big {"value":"18446744073709551616","unit":"Wh"}'
+	assert_output 'x/t/e/big {"value":18446744073709551616,"unit":"Wh"}'
+	# a number beyond a double's range is still a JSON number: its text goes out
+	run retained 'x/t/d2/huge' 1
+	assert_output 'x/t/d2/huge 1e999'
 }
 
 @test "--json publishes the reading line itself on prefix/type/device" {
@@ -151,6 +169,26 @@ EOF
 	[ "$output" -eq 0 ]
 }
 
+# A supervisor stops the reader and mqttpub with one signal (their process
+# group): what the reader writes on its way out still reaches the broker.
+@test "SIGTERM: what the input brings until it ends (1 s at most) is still published" {
+	start_broker
+	mosquitto_sub -p "$BROKER_PORT" -t meters/dsmr/main/p > "$TMP/got" &
+	track_pid $!
+	mqttpub_on_fifo -p "$BROKER_PORT" --type dsmr --device main
+	local pid=$MQTTPUB_PID
+	wait_for 50 grep -q 'as m2m-main' "$TMP/mosquitto.log"
+	kill -TERM "$pid"
+	echo '{"type":"dsmr","device":"main","values":{"p":{"value":8}}}' >&7
+	exec 7>&-
+	local rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	wait_for 50 test -s "$TMP/got"
+	run cat "$TMP/got"
+	assert_output 8
+}
+
 @test "username and password from MQTT_PASSWORD and from a file; a wrong one is fatal" {
 	mosquitto_passwd -c -b "$TMP/passwd" meter s3cret
 	start_broker "user $(id -un)" "password_file $TMP/passwd" "allow_anonymous false"
@@ -219,7 +257,7 @@ make_certs() {
 	run jq -c '[.unit_of_measurement, .device_class, .state_class, .name]' <<< "$(payload electricity_tariff)"
 	assert_output '[null,null,null,"Electricity tariff"]'
 	run jq -c '.device' <<< "$(payload gas_provided)"
-	assert_output '{"identifiers":["meter2mqtt_E0003000000000014"],"name":"dsmr_main","model":"ISk5\\2MT382-1000","sw_version":"50","serial_number":"E0003000000000014"}'
+	assert_output '{"identifiers":["meter2mqtt_meters_dsmr_dsmr_main"],"name":"dsmr_main","model":"ISk5\\2MT382-1000","sw_version":"50","serial_number":"E0003000000000014"}'
 	# no entity for the array, none for the null
 	run grep -c 'power_failure_log\|bad_date' "$TMP/ha"
 	[ "$output" -eq 0 ]
@@ -232,7 +270,7 @@ make_certs() {
 	local t=homeassistant/sensor/meters_multical_heat/heat_energy/config
 	wait_for 50 sh -c "mosquitto_sub -p $BROKER_PORT -t $t -C 1 -W 1 | grep -q GJ"
 	run sh -c "mosquitto_sub -p $BROKER_PORT -t $t -C 1 -W 1 | jq -c '[.unit_of_measurement,.device_class,.state_class,.value_template,.device.identifiers[0]]'"
-	assert_output '["GJ","energy","total_increasing","{{ value_json.value }}","meter2mqtt_6001234"]'
+	assert_output '["GJ","energy","total_increasing","{{ value_json.value }}","meter2mqtt_meters_multical_heat"]'
 	# delete the retained config, then play Home Assistant starting up
 	mosquitto_pub -p "$BROKER_PORT" -t "$t" -r -n
 	mosquitto_pub -p "$BROKER_PORT" -t homeassistant/status -m online
@@ -245,7 +283,7 @@ make_certs() {
 	run --separate-stderr mqttpub -p "$BROKER_PORT" < "$R/bad.jsonl"
 	[ "$status" -eq 0 ]
 	assert_equal "$stderr" "$(cat <<'EOF'
-mqttpub: line 2: not JSON: '[' or '{' expected near 'this' at byte 4: skipped
+mqttpub: line 2: not JSON: lexical error: invalid string in json text at byte 1: skipped
 mqttpub: line 3: no "device": skipped
 mqttpub: line 4: "device" is not a valid topic level: wildcard '+' in topic level: skipped
 mqttpub: line 5: "type" is not a valid topic level: wildcard '#' in topic level: skipped
@@ -256,15 +294,15 @@ mqttpub: line 9: parameter x+y: wildcard '+' in topic level: skipped
 mqttpub: line 9: parameter status: named "status", which would overwrite the status topic: skipped
 mqttpub: line 9: parameter novalue: no "value": skipped
 mqttpub: line 10: not a JSON object: skipped
-mqttpub: line 13: not JSON: unable to decode byte 0xff near '"bad' at byte 28: skipped
+mqttpub: line 13: not JSON: lexical error: invalid bytes in UTF8 string at byte 29: skipped
 mqttpub: 13 lines read, 9 bad lines and 3 bad parameters skipped
 EOF
 )"
 	run retained 'meters/#' 4
 	assert_output - <<'EOF'
-meters/dsmr/good/a 1.5
+meters/dsmr/good/a 1.50
 meters/dsmr/good/b -0.25
-meters/dsmr/good/ok 0.0
+meters/dsmr/good/ok 0.000
 meters/dsmr/good/status offline
 EOF
 }

@@ -28,6 +28,7 @@ case $value in *[!0-9]*|'') echo "fake: --value: '$value' is not a number" >&2; 
 [ -n "$check" ] && exit 0
 d=$(dirname "$0")/../../out
 for a; do printf '[%s]\n' "$a"; done > "$d/args.$dev.$$"
+[ -n "${P1_KEY-}" ] && (umask 077 && printf '%s\n' "$P1_KEY" > "$d/key.$dev.$$")
 while :; do
 	printf '{"time":"2026-11-27T10:00:00.000Z","type":"fake","device":"%s","values":{"v":{"value":%s}}}\n' "$dev" "$value"
 	sleep "$interval"
@@ -49,6 +50,7 @@ SH
 	{
 		echo "types_dir: types"
 		echo "mqttpub: ./stubpub"
+		echo "state_dir: $TMP/state"
 		echo "logging:"
 		echo "  dir: $TMP/log"
 		printf '%s\n' "$@"
@@ -91,6 +93,15 @@ start_runit() {
 	runsvdir -P "$TMP/scan" > "$TMP/runsvdir.log" 2>&1 &
 	SCAN_PID=$!
 	track_pid "$SCAN_PID"
+}
+
+# setup and teardown of a test with a scanner: supervised_setup, then
+# supervised_teardown stops it all and fails if anything is left.
+supervised_setup() { setup_tmp; SCAN_PID=; }
+supervised_teardown() {
+	stop_supervision
+	kill_tracked
+	[ -z "$(procs_left)" ]
 }
 
 # Stops the scanner and every supervisor and service below it, then makes

@@ -4,12 +4,8 @@
 load helper
 load mtrcfg-lib
 
-setup() { setup_tmp; SCAN_PID=; }
-teardown() {
-	stop_supervision
-	kill_tracked
-	[ -z "$(procs_left)" ]
-}
+setup() { supervised_setup; }
+teardown() { supervised_teardown; }
 
 @test "mtrcfg, runit: new device starts, edit restarts it, touch does not, delete stops it" {
 	mk_conf 'mqtt: { password: "runit-secret-42" }'

@@ -4,12 +4,8 @@
 load helper
 load mtrcfg-lib
 
-setup() { setup_tmp; SCAN_PID=; }
-teardown() {
-	stop_supervision
-	kill_tracked
-	[ -z "$(procs_left)" ]
-}
+setup() { supervised_setup; }
+teardown() { supervised_teardown; }
 
 start_watch() {
 	mtrcfg -c "$TMP/etc/config.yaml" -o "$TMP/scan" -s s6 -w --debounce 200 > "$TMP/watch.log" 2>&1 &
@@ -47,7 +43,8 @@ start_watch() {
 
 	rm "$TMP/etc/config.d/meter_a.yaml"
 	wait_for 100 reader_gone meter_a
-	grep -q "Stopped device: meter_a" "$TMP/watch.log"
+	# the log line may follow the reader's end by a moment
+	wait_for 50 grep -q "Stopped device: meter_a" "$TMP/watch.log"
 	[ ! -e "$TMP/scan/meter_a" ]
 	kill -TERM "$WATCH_PID"
 	wait "$WATCH_PID" # SIGTERM ends the watch cleanly

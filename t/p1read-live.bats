@@ -31,17 +31,7 @@ subset() {
 		'($live | length) > 0 and ([$live[] | [.meter, .values]] - [$ref[] | [.meter, .values]] | length) == 0' >/dev/null
 }
 
-# has_open PID PATH: the process holds PATH (resolved) open.
-has_open() {
-	local target fd
-	target=$(readlink -f "$2")
-	for fd in /proc/"$1"/fd/*; do
-		[ "$(readlink "$fd")" = "$target" ] && return 0
-	done
-	return 1
-}
 
-lines_at_least() { [ "$(wc -l < "$1")" -ge "$2" ]; }
 # stamped_at_least FILE PREFIX N: N readings whose meter time starts so.
 stamped_at_least() {
 	[ "$(jq -r .values.p1_message_timestamp.value "$1" | grep -c "^$2")" -ge "$3" ]
@@ -177,11 +167,11 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 	subset "$TMP/out" "$TMP/ref"
 }
 
-@test "a 7E1 DSMR 2.2 meter read with -s 9600:7E1 --version=22, and on an 8N1 port" {
+@test "a 7E1 DSMR 2.2 meter read with -s 9600:7E1 --dsmr=22, and on an 8N1 port" {
 	p1sim -P 22 -s 9600:7E1 -o "pty:$TMP/meter" -r 10 --step 10 -n 250 --seed 26 --start-time $T1 > /dev/null 3>&- &
 	track_pid $!
 	wait_for 50 test -L "$TMP/meter"
-	p1read -s 9600:7E1 --version=22 "$TMP/meter" > "$TMP/out" 2> "$TMP/err" 3>&- &
+	p1read -s 9600:7E1 --dsmr=22 "$TMP/meter" > "$TMP/out" 2> "$TMP/err" 3>&- &
 	track_pid $!
 	wait_for 150 lines_at_least "$TMP/out" 3
 	reference "$TMP/ref" -P 22 -n 250 --step 10 --seed 26 --start-time $T1

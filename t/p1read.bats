@@ -41,32 +41,19 @@ line() {
 crc_files() { awk -F'\t' 'NR > 1 && $5 == "yes" && $6 == "yes" { print $1 }' "$CORPUS/MANIFEST.tsv"; }
 bad_crc_files() { awk -F'\t' 'NR > 1 && $6 == "NO" { print $1 }' "$CORPUS/MANIFEST.tsv"; }
 
-# crc FILE: appends the CRC-16/ARC of everything in FILE through its '!'
-# (a telegram built by a test) and CR LF.
-add_crc() {
-	python3 - "$1" <<'PY'
-import sys
-p = sys.argv[1]
-b = open(p, "rb").read()
-crc = 0
-for x in b:
-    crc ^= x
-    for _ in range(8):
-        crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-open(p, "ab").write(b"%04X\r\n" % crc)
-PY
-}
+# corpus_count: how many telegrams the MANIFEST lists.
+corpus_count() { awk -F'\t' 'NR > 1 { n++ } END { print n }' "$CORPUS/MANIFEST.tsv"; }
 
-@test "corpus: every telegram gives one reading, the two with bad CRCs none" {
+@test "corpus: every telegram gives one reading, those with bad CRCs (MANIFEST) none" {
 	require_corpus
 	local f n=0 bad
-	bad=$(bad_crc_files | sort | tr '\n' ' ')
-	[ "$bad" = "openhab__smarty_long.txt smartmeter_obis__d0_dsmr.txt " ] || fail "MANIFEST bad CRCs: $bad"
+	bad=" $(bad_crc_files | tr '\n' ' ')"
+	[ "$(corpus_count)" -eq "$(ls "$CORPUS"/*.txt | wc -l)" ] || fail "MANIFEST and the files disagree"
 	for f in "$CORPUS"/*.txt; do
 		n=$((n + 1))
 		run --separate-stderr p1read "$f"
 		[ "$status" -eq 0 ] || fail "$f: exit $status"
-		if [[ " $bad" == *" $(basename "$f") "* ]]; then
+		if [[ "$bad" == *" $(basename "$f") "* ]]; then
 			[ -z "$output" ] || fail "$f: printed $output"
 			[[ "$stderr" == *"telegram 1 at byte 0: dropped: CRC mismatch: sent "* ]] || fail "$f: $stderr"
 			[[ "$stderr" == *"1 of 1 telegrams dropped: 1 CRC mismatch"* ]] || fail "$f: $stderr"
@@ -77,7 +64,23 @@ PY
 				fail "$f: $output"
 		fi
 	done
-	[ "$n" -eq 32 ] || fail "expected 32 corpus files, found $n"
+	[ "$n" -eq "$(corpus_count)" ] || fail "expected $(corpus_count) corpus files, found $n"
+	[ "$(bad_crc_files | wc -l)" -ge 9 ] || fail "MANIFEST lists only $(bad_crc_files | wc -l) bad CRCs"
+}
+
+@test "Belgium: an identification byte 0xAB inside the CRC is kept as received" {
+	require_corpus
+	local f
+	for f in dsmr_reader__test_fluvius_multiple_gas_devices.txt dsmr_reader__test_fluvius_with_peak_data.txt \
+		dsmr_reader__test_fluvius_without_gas.txt; do
+		LC_ALL=C grep -q $'^/FLU5\xab' "$CORPUS/$f" || fail "$f: no 0xAB in the header"
+		METER2MQTT_LOG_LEVEL=debug reading "$f"
+		[[ "$stderr" == *"telegram 1 at byte 0: 8-bit bytes kept as received (the CRC holds over them)"* ]] ||
+			fail "$f: $stderr"
+		# Not valid UTF-8 on its own: the line says so with U+FFFD.
+		has '"model":"FLU5\ufffd769484_A"'
+	done
+	expect .values.electricity_used_tariff_1.value 172.987
 }
 
 @test "DSMR 2.2: no CRC, the two-line 24.3.0 gas reading" {
@@ -475,7 +478,7 @@ PY
 	[[ "$stderr" == *"telegram 1 at byte 0: dropped: CRC mismatch: sent CFDE, computed 99BD"* ]] || fail "$stderr"
 }
 
-@test "7E1 bytes read as 8 bits (parity in bit 7) parse the same" {
+@test "7E1 bytes read as 8 bits (parity in bit 7) parse the same; the debug log says why" {
 	require_corpus
 	local f
 	for f in dsmr_parser__v5.txt dsmr_parser__v2_2.txt; do
@@ -488,24 +491,60 @@ open(sys.argv[2], "wb").write(out)
 PY
 		[ "$(p1read "$TMP/$f.7e1" | jq -c .values)" = "$(p1read "$CORPUS/$f" | jq -c .values)" ] || fail "$f"
 		[ -n "$(p1read "$TMP/$f.7e1" | jq -c .values.current_electricity_usage.value)" ]
+		# Set to 7E1, the port strips bit 7 whatever the CRC says.
+		[ "$(p1read -s 9600:7E1 "$TMP/$f.7e1" | jq -c .values)" = "$(p1read "$CORPUS/$f" | jq -c .values)" ] ||
+			fail "$f with -s 9600:7E1"
 	done
+	run --separate-stderr env METER2MQTT_LOG_LEVEL=debug p1read "$TMP/dsmr_parser__v5.txt.7e1"
+	[[ "$stderr" == *"bit 7 stripped (a 7E1 line: every byte has even parity, the CRC holds only without bit 7)"* ]] ||
+		fail "$stderr"
+	run --separate-stderr env METER2MQTT_LOG_LEVEL=debug p1read "$TMP/dsmr_parser__v2_2.txt.7e1"
+	[[ "$stderr" == *"bit 7 stripped (a 7E1 line: no CRC, every byte has even parity)"* ]] || fail "$stderr"
+	run --separate-stderr env METER2MQTT_LOG_LEVEL=debug p1read -s 9600:7E1 "$TMP/dsmr_parser__v5.txt.7e1"
+	[[ "$stderr" == *"bit 7 stripped (the port is set to 7 data bits)"* ]] || fail "$stderr"
 }
 
-@test "CRC policy: --version=50 requires a CRC, 22 and auto accept none; auto learns" {
+@test "8-bit identification byte with its CRC passes; bit 7 flipped in an ASCII telegram does not" {
 	require_corpus
-	run --separate-stderr p1read --version=50 "$CORPUS/dsmr_parser__v2_2.txt"
+	# An 8-bit byte in the header and the CRC computed over it, as a
+	# DSMR 5 meter on 8N1 sends it.
+	sed '1s/^\/ISk5\\2MT382-1000/\/ISk5\xe92MT382-1000/' "$CORPUS/dsmr_parser__v5.txt" | head -c -6 > "$TMP/8bit"
+	LC_ALL=C grep -q $'\xe9' "$TMP/8bit" || fail "no 0xE9 put in"
+	add_crc "$TMP/8bit"
+	run --separate-stderr env METER2MQTT_LOG_LEVEL=debug p1read "$TMP/8bit"
+	[ "$status" -eq 0 ] || fail "$stderr"
+	[[ "$stderr" == *"8-bit bytes kept as received"* ]] || fail "$stderr"
+	R=$output
+	has '"model":"ISk5\ufffd2MT382-1000"'
+	expect .values.current_electricity_usage.value 0.244
+	# The same byte stripped to 0x69 ('i') does not match that CRC.
+	LC_ALL=C sed '1s/\xe9/i/' "$TMP/8bit" > "$TMP/7bit"
+	assert_dropped "$TMP/7bit" "CRC mismatch"
+	# One bit 7 set in an ASCII telegram is no parity bit: a CRC error.
+	python3 - "$CORPUS/dsmr_parser__v5.txt" "$TMP/flip7" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[100] |= 0x80
+open(sys.argv[2], "wb").write(b)
+PY
+	assert_dropped "$TMP/flip7" "CRC mismatch"
+}
+
+@test "CRC policy: --dsmr=50 requires a CRC, 22 and auto accept none; auto learns" {
+	require_corpus
+	run --separate-stderr p1read --dsmr=50 "$CORPUS/dsmr_parser__v2_2.txt"
 	assert_success
 	[ -z "$output" ]
 	[[ "$stderr" == *"dropped: no CRC (this meter sends one)"* ]] || fail "$stderr"
-	run --separate-stderr p1read --version=22 "$CORPUS/dsmr_parser__v2_2.txt"
+	run --separate-stderr p1read --dsmr=22 "$CORPUS/dsmr_parser__v2_2.txt"
 	[ "${#lines[@]}" -eq 1 ]
 	# auto: once a meter has sent a good CRC, a telegram without one is refused
 	cat "$CORPUS/dsmr_parser__v2_2.txt" "$CORPUS/dsmr_parser__v5.txt" "$CORPUS/dsmr_parser__v2_2.txt" >"$TMP/t"
 	run --separate-stderr p1read "$TMP/t"
 	[ "${#lines[@]}" -eq 2 ] || fail "$output"
 	[[ "$stderr" == *"telegram 3 at byte 1303: dropped: no CRC"* ]] || fail "$stderr"
-	# a CRC that is there must verify, even with --version=22
-	run --separate-stderr p1read --version=22 "$CORPUS/openhab__smarty_long.txt"
+	# a CRC that is there must verify, even with --dsmr=22
+	run --separate-stderr p1read --dsmr=22 "$CORPUS/openhab__smarty_long.txt"
 	[ -z "$output" ]
 	[[ "$stderr" == *"CRC mismatch"* ]]
 }
@@ -517,7 +556,7 @@ PY
 		261025023000 261025023000 \
 		261325010000W 260329023000 \
 		260230120000S 260329033000 >"$TMP/t"
-	run --separate-stderr p1read --version=22 "$TMP/t"
+	run --separate-stderr p1read --dsmr=22 "$TMP/t"
 	assert_success
 	[ "${#lines[@]}" -eq 5 ] || fail "$output $stderr"
 	R=${lines[0]}
@@ -581,7 +620,7 @@ PY
 }
 
 @test "--check: exit 0 for good options, 2 naming the bad one, opens nothing" {
-	run --separate-stderr p1read --check /dev/ttyNOSUCH -d dsmr_main --version=50 -s 115200:8N1 -p gas_provided
+	run --separate-stderr p1read --check /dev/ttyNOSUCH -d dsmr_main --dsmr=50 -s 115200:8N1 -p gas_provided
 	assert_success
 	[ -z "$output$stderr" ]
 	run --separate-stderr p1read --check --connection=tcp --host=127.0.0.1 --port=2001
@@ -589,9 +628,9 @@ PY
 	run --separate-stderr p1read --check -s 115200:9Z1 /dev/ttyUSB0
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "p1read: --serial: '115200:9Z1'"* ]] || fail "$stderr"
-	run --separate-stderr p1read --check --version=99 /dev/ttyUSB0
+	run --separate-stderr p1read --check --dsmr=99 /dev/ttyUSB0
 	[ "$status" -eq 2 ]
-	[[ "$stderr" == "p1read: --version: '99'"* ]] || fail "$stderr"
+	[[ "$stderr" == "p1read: --dsmr: '99'"* ]] || fail "$stderr"
 	run --separate-stderr p1read --check -d 'bad id' /dev/ttyUSB0
 	[ "$status" -eq 2 ]
 	[[ "$stderr" == "p1read: --device: 'bad id'"* ]] || fail "$stderr"
@@ -626,16 +665,53 @@ PY
 	[[ "$output" == "p1read "[0-9]* ]]
 }
 
+@test "a usage error is one usage line and a hint to -h, not the whole help" {
+	run --separate-stderr p1read --bogus
+	[ "$status" -eq 2 ]
+	[ "${#stderr_lines[@]}" -eq 3 ] || fail "$stderr"
+	[ "${stderr_lines[0]}" = "p1read: unknown option: --bogus" ]
+	[[ "${stderr_lines[1]}" == "usage: p1read [-d ID] "*"[PORT]" ]] || fail "${stderr_lines[1]}"
+	[ "${stderr_lines[2]}" = "try 'p1read -h'" ]
+}
+
+@test "--dsmr=V is the DSMR version; --version only prints the program's, alone" {
+	run --separate-stderr p1read --check --dsmr=50 /dev/ttyUSB0
+	assert_success
+	# --version with anything else is refused: a service run as
+	# "p1read --version ..." must fail its check, not exit 0 forever.
+	run --separate-stderr p1read --check --version /dev/ttyUSB0
+	[ "$status" -eq 2 ] || fail "exit $status: $output"
+	[[ "$stderr" == "p1read: --version goes alone"* ]] || fail "$stderr"
+	run --separate-stderr p1read --version -d x
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	# the old spelling names the new one
+	run --separate-stderr p1read --check --version=50 /dev/ttyUSB0
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == "p1read: --version=50: the DSMR version is --dsmr=50"* ]] || fail "$stderr"
+}
+
+@test "listing modes report a failed write: exit 1 on a full disk" {
+	local mode
+	for mode in --list --list-options -h --version; do
+		run --separate-stderr p1read "$mode"
+		assert_success
+		run --separate-stderr sh -c "p1read $mode > /dev/full"
+		[ "$status" -eq 1 ] || fail "p1read $mode > /dev/full: exit $status"
+		[[ "$stderr" == "p1read: writing stdout: No space left on device" ]] || fail "$stderr"
+	done
+}
+
 @test "--list-options: every long option, for mtrcfg" {
 	run p1read --list-options
 	assert_success
 	local o
-	for o in device port connection host parameters poll-interval serial baudrate check list list-ports list-options version help silence-timeout; do
+	for o in device port connection host parameters poll-interval serial baudrate check list list-ports list-options dsmr version help silence-timeout; do
 		grep -qx -- "$o" <<<"$output" || fail "no $o"
 	done
 	# and each one is accepted
 	run p1read --check --device=x --port=- --connection=stdin --parameters=gas_provided --poll-interval=5 \
-		--serial=9600:7E1 --baudrate=9600 --version=30 --silence-timeout=10
+		--serial=9600:7E1 --baudrate=9600 --dsmr=30 --silence-timeout=10
 	assert_success
 }
 
@@ -718,7 +794,7 @@ PY
 	# as an Ores Siconia S211 sends it
 	printf '/FLU5\\253769484_A\r\n\r\n1-0:1.6.0(230318200000W)(04.470*kW)\r\n0-0:98.1.0(0)(1-0:1.6.0)(1-0:1.6.0)()\r\n1-0:1.7.0(02.959*kW)\r\n!' >"$TMP/t"
 	add_crc "$TMP/t"
-	run --separate-stderr p1read --version=be "$TMP/t"
+	run --separate-stderr p1read --dsmr=be "$TMP/t"
 	assert_success
 	R=$output
 	expect '.values.maximum_demand_13_months' '{"value":[],"obis":"0-0:98.1.0"}'

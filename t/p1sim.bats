@@ -36,7 +36,7 @@ field() {
 @test "p1sim --list-profiles names every profile with its line settings" {
 	run p1sim --list-profiles
 	assert_success
-	[ "$(awk '{print $1}' <<< "$output" | tr '\n' ' ')" = "22 42 50 50-nogas 50-2mbus 50-gas2 be be-2mbus " ]
+	[ "$(awk '{print $1}' <<< "$output" | tr '\n' ' ')" = "22 42 50 50-nogas 50-2mbus 50-gas2 be be-2mbus lux at-t210 " ]
 	assert_line --regexp '^22 +9600:7E1 +0.1/s '
 	assert_line --regexp '^50 +115200:8N1 +1/s '
 }

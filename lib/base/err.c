@@ -1,9 +1,14 @@
 #include "base/err.h"
 
 #include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "base/util.h"
 
 #ifndef M2M_VERSION
 #define M2M_VERSION "unknown"
@@ -14,15 +19,21 @@ static const char *base_name = "meter2mqtt";
 static char tagged_name[128];
 enum log_level log_threshold = LOG_INFO;
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+/* The usual names, in any case: Python's logging and syslog say WARNING
+ * and CRITICAL, which we fold into warn and error. */
+static const struct {
+	const char *name;
+	enum log_level level;
+} level_names[] = {
+	{ "error", LOG_ERROR }, { "warn", LOG_WARN },        { "info", LOG_INFO },
+	{ "debug", LOG_DEBUG }, { "warning", LOG_WARN },     { "critical", LOG_ERROR },
+};
 
 int log_level_parse(const char *name)
 {
 	for (size_t i = 0; i < sizeof level_names / sizeof *level_names; i++)
-		if (strcmp(name, level_names[i]) == 0)
-			return (int)i;
-	if (strcmp(name, "warning") == 0)
-		return LOG_WARN;
+		if (strcasecmp(name, level_names[i].name) == 0)
+			return (int)level_names[i].level;
 	return -1;
 }
 
@@ -131,8 +142,71 @@ void warn_limited(struct ratelimit *rl, const char *fmt, ...)
 	}
 }
 
-void print_version(void)
+void vusage_die(const char *usage, const char *fmt, va_list ap)
 {
+	vreport(0, fmt, ap);
+	const char *nl = strchr(usage, '\n');
+	fprintf(stderr, "%.*s\ntry '%s -h'\n", (int)(nl ? nl - usage : (ptrdiff_t)strlen(usage)), usage, base_name);
+	exit(EXIT_USAGE);
+}
+
+void usage_die(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vusage_die(usage, fmt, ap);
+	// cppcheck-suppress va_end_missing ; vusage_die does not return
+}
+
+void usage_bad_option(const char *usage, int c, char *const *argv)
+{
+	/* A long option as typed; a short one from optopt (which may sit
+	 * inside a cluster such as -vx). */
+	const char *arg = argv[optind - 1];
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	const char *name = strncmp(arg, "--", 2) == 0 || optopt <= ' ' || optopt > '~' ? arg : shortopt;
+	if (c == ':')
+		usage_die(usage, "option needs a value: %s", name);
+	usage_die(usage, "unknown option: %s", name);
+}
+
+void print_version(int argc)
+{
+	if (argc > 2)
+		die(EXIT_USAGE, "--version goes alone: it prints the program's version and does nothing else");
 	printf("%s %s\n", base_name, M2M_VERSION);
+	exit_listed();
+}
+
+/* "opt: 's': expected what", or the range when there is no what. */
+static _Noreturn void bad_number(const char *opt, const char *s, const char *what, const char *range)
+{
+	die(EXIT_USAGE, "%s: '%s': expected %s", opt, s, what ? what : range);
+}
+
+long arg_long(const char *opt, const char *s, long lo, long hi, const char *what)
+{
+	long v;
+	char range[80];
+	if (parse_long(s, lo, hi, &v) == 0)
+		return v;
+	snprintf(range, sizeof range, "a whole number from %ld to %ld", lo, hi);
+	bad_number(opt, s, what, range);
+}
+
+double arg_double(const char *opt, const char *s, double lo, double hi, const char *what)
+{
+	double v;
+	char range[80];
+	if (parse_double(s, lo, hi, &v) == 0)
+		return v;
+	snprintf(range, sizeof range, "a number from %g to %g", lo, hi);
+	bad_number(opt, s, what, range);
+}
+
+void exit_listed(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die_errno(EXIT_RUNTIME, "writing stdout");
 	exit(EXIT_OK);
 }

@@ -21,9 +21,10 @@ extern enum log_level log_threshold;
 
 /* Sets the program name (basename of argv0; "name[TAG]" in messages when
  * $METER2MQTT_LOG_TAG is set) and the log level from $METER2MQTT_LOG_LEVEL
- * (error, warn, info, debug). */
+ * (see log_level_parse). */
 void err_init(const char *argv0);
-/* Parses a level name; returns -1 when unknown. */
+/* Parses a level name, in any case: debug, info, warn or warning, error,
+ * critical (as error).  Returns -1 when unknown. */
 int log_level_parse(const char *name);
 
 /* "prog: fmt" on stderr, then exit(code). */
@@ -48,7 +49,28 @@ struct ratelimit {
 #define RATELIMIT_INIT(interval, burst) { (interval), (burst), 0, 0, 0 }
 void warn_limited(struct ratelimit *rl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Common option helpers: print "prog VERSION" and exit 0. */
-_Noreturn void print_version(void);
+/* ---- options ---- */
+
+/* A usage error: "prog: fmt", then the first line of usage (the synopsis,
+ * "usage: prog [-d ID] ... [PORT]") and "try 'prog -h'" on stderr; exit 2.
+ * The whole help is for -h alone. */
+_Noreturn void usage_die(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void vusage_die(const char *usage, const char *fmt, va_list ap) __attribute__((noreturn));
+/* getopt_long's ':' (a value missing; the optstring must begin with ':')
+ * or '?' (an unknown option) as usage_die, naming the option. */
+_Noreturn void usage_bad_option(const char *usage, int c, char *const *argv);
+/* --version: "prog VERSION" on stdout, exit 0.  argc is main's: --version
+ * goes alone, so that a service misconfigured into "prog --version ..."
+ * fails its check instead of printing a version and being restarted
+ * forever. */
+_Noreturn void print_version(int argc);
+/* The value of a number option: the whole of s a number from lo to hi, or
+ * a usage error "opt: 's': expected what" (what NULL: "a whole number from
+ * lo to hi"). */
+long arg_long(const char *opt, const char *s, long lo, long hi, const char *what);
+double arg_double(const char *opt, const char *s, double lo, double hi, const char *what);
+/* The end of a listing mode (--list, -h...): exit 0, or 1 when writing
+ * stdout failed (a full disk, a closed pipe), which is said. */
+_Noreturn void exit_listed(void);
 
 #endif

@@ -32,92 +32,6 @@ int parse_double(const char *s, double min, double max, double *out)
 	return 0;
 }
 
-int num_to_json(const char *s, size_t n, char *out)
-{
-	size_t i = 0, o = 0;
-	if (i < n && (s[i] == '+' || s[i] == '-')) {
-		if (s[i] == '-')
-			out[o++] = '-';
-		i++;
-	}
-	size_t int_start = i;
-	while (i < n && s[i] >= '0' && s[i] <= '9')
-		i++;
-	size_t int_end = i;
-	size_t frac_start = 0, frac_end = 0;
-	if (i < n && s[i] == '.') {
-		i++;
-		frac_start = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		frac_end = i;
-		if (frac_end == frac_start)
-			return -1; /* "12." says nothing after the point: not ours to guess */
-	}
-	if (i != n || (int_end == int_start && frac_end == frac_start))
-		return -1;
-	/* Leading zeros are not JSON; keep one digit before the point. */
-	size_t k = int_start;
-	while (k + 1 < int_end && s[k] == '0')
-		k++;
-	if (k == int_end)
-		out[o++] = '0';
-	else {
-		memcpy(out + o, s + k, int_end - k);
-		o += int_end - k;
-	}
-	if (frac_end > frac_start) {
-		out[o++] = '.';
-		memcpy(out + o, s + frac_start, frac_end - frac_start);
-		o += frac_end - frac_start;
-	}
-	out[o] = '\0';
-	return (int)o;
-}
-
-int decimal_from_scaled(uint64_t mantissa, bool negative, int exp10, char *out, size_t outlen)
-{
-	char digits[24];
-	int nd = 0;
-	uint64_t m = mantissa;
-	do {
-		digits[nd++] = (char)('0' + m % 10);
-		m /= 10;
-	} while (m);
-	/* digits[] holds the mantissa backwards. */
-	size_t o = 0;
-	size_t need = (size_t)nd + (size_t)abs(exp10) + 4;
-	if (need > outlen || exp10 > 255 || exp10 < -255)
-		return -1;
-	if (negative && mantissa != 0)
-		out[o++] = '-';
-	if (exp10 >= 0) {
-		for (int i = nd - 1; i >= 0; i--)
-			out[o++] = digits[i];
-		if (mantissa != 0)
-			for (int i = 0; i < exp10; i++)
-				out[o++] = '0';
-	} else {
-		int frac = -exp10;
-		if (nd <= frac) {
-			out[o++] = '0';
-			out[o++] = '.';
-			for (int i = 0; i < frac - nd; i++)
-				out[o++] = '0';
-			for (int i = nd - 1; i >= 0; i--)
-				out[o++] = digits[i];
-		} else {
-			for (int i = nd - 1; i >= frac; i--)
-				out[o++] = digits[i];
-			out[o++] = '.';
-			for (int i = frac - 1; i >= 0; i--)
-				out[o++] = digits[i];
-		}
-	}
-	out[o] = '\0';
-	return (int)o;
-}
-
 void time_now_rfc3339(char out[25])
 {
 	struct timespec ts;
@@ -199,44 +113,6 @@ uint16_t crc16_xmodem(uint16_t crc, const void *data, size_t n)
 	return crc;
 }
 
-bool device_id_valid(const char *id)
-{
-	size_t n = 0;
-	for (const char *p = id; *p; p++, n++) {
-		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-		if (!ok || n >= 64)
-			return false;
-	}
-	return n > 0;
-}
-
-void reading_begin(struct jw *w, const char *type, const char *device)
-{
-	char now[25];
-	time_now_rfc3339(now);
-	jw_reset(w);
-	jw_object_begin(w);
-	jw_key(w, "time");
-	jw_stringn(w, now, 24);
-	jw_key(w, "type");
-	jw_string(w, type);
-	jw_key(w, "device");
-	jw_string(w, device);
-}
-
-void reading_values_begin(struct jw *w)
-{
-	jw_key(w, "values");
-	jw_object_begin(w);
-}
-
-void reading_end(struct jw *w)
-{
-	jw_object_end(w);
-	jw_object_end(w);
-}
-
 int split_list(char *s, char **items, int max)
 {
 	int n = 0;
@@ -251,15 +127,4 @@ int split_list(char *s, char **items, int max)
 			return n;
 		tok = comma + 1;
 	}
-}
-
-int hex_digit_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/files.h"
+#include "base/text.h"
+
 void jw_init(struct jw *w)
 {
 	memset(w, 0, sizeof *w);
@@ -241,43 +244,6 @@ void jw_stringn_plain(struct jw *w, const char *s, size_t n)
 	put_quoted(w, s, n);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if the bytes
- * there are not one (overlong forms, surrogates and code points above
- * U+10FFFF included, per RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return len;
-}
-
 void jw_escape(struct jw *w, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -318,7 +284,7 @@ void jw_escape(struct jw *w, const char *str, size_t n)
 			i++;
 			continue;
 		}
-		size_t len = utf8_seq_len(s + i, n - i);
+		size_t len = utf8_seq(s + i, n - i, NULL);
 		if (len == 0) {
 			memcpy(o, "\\ufffd", 6);
 			o += 6;
@@ -346,17 +312,7 @@ int jw_write_line(struct jw *w, int fd)
 		errno = ENOMEM;
 		return -1;
 	}
-	size_t off = 0;
-	while (off < w->len) {
-		ssize_t r = write(fd, w->buf + off, w->len - off);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		off += (size_t)r;
-	}
-	return 0;
+	return write_all(fd, w->buf, w->len, -1);
 }
 
 char *jw_take(struct jw *w, size_t *len)

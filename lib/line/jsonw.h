@@ -41,7 +41,7 @@ void jw_null(struct jw *w);
 void jw_bool(struct jw *w, bool v);
 void jw_int(struct jw *w, long long v);
 /* Writes a number given as text.  The text must be a plain JSON decimal
- * (see num_to_json in util.h) of at most 40 characters, with no exponent;
+ * (see num_to_json in line/decimal.h) of at most 40 characters, with no exponent;
  * anything else is written as a string, so that the line stays valid JSON
  * that every consumer (jansson, JavaScript) can load. */
 void jw_number_text(struct jw *w, const char *s, size_t n);
@@ -57,8 +57,8 @@ void jw_stringn_plain(struct jw *w, const char *s, size_t n);
  * NULL when memory ran out (now or while writing). */
 char *jw_take(struct jw *w, size_t *len);
 
-/* Appends "\n" and writes the whole line to fd in one go (retrying short
- * writes and EINTR).  Returns 0, or -1 with errno set. */
+/* Appends "\n" and writes the whole line to fd (write_all: short writes,
+ * EINTR, a non-blocking fd).  Returns 0, or -1 with errno set. */
 int jw_write_line(struct jw *w, int fd);
 
 /* Escapes s into a JSON string literal (with quotes) appended to w's buffer

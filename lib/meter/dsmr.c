@@ -4,30 +4,62 @@
 
 #include <string.h>
 
+#include "base/text.h"
 #include "base/util.h"
+#include "line/decimal.h"
 
-enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP };
+enum { ST_IDLE, ST_BODY, ST_CRC, ST_SKIP, ST_BINARY };
 
-static const char *const drop_names[DSMR_DROP_KINDS] = {
-	[DSMR_DROP_CRC] = "CRC mismatch",
-	[DSMR_DROP_NO_CRC] = "no CRC (this meter sends one)",
-	[DSMR_DROP_CRC_LINE] = "bad CRC line after '!'",
-	[DSMR_DROP_CUT] = "cut short by a new '/'",
-	[DSMR_DROP_EOF] = "cut short by the end of the input",
-	[DSMR_DROP_LOST] = "cut short by the loss of the link",
-	[DSMR_DROP_TOO_LONG] = "longer than 16384 bytes",
-	[DSMR_DROP_GARBAGE] = "garbage",
+/* Why a telegram was dropped: for people (on standard error), and as the
+ * reason word of a health line (meter2mqtt(7), HEALTH). */
+static const struct {
+	const char *name, *word;
+} drops[DSMR_DROP_KINDS] = {
+	[DSMR_DROP_CRC] = { "CRC mismatch", "crc" },
+	[DSMR_DROP_NO_CRC] = { "no CRC (this meter sends one)", "no_crc" },
+	[DSMR_DROP_CRC_LINE] = { "bad CRC line after '!'", "bad_crc_line" },
+	[DSMR_DROP_CUT] = { "cut short by a new '/'", "cut_short" },
+	[DSMR_DROP_EOF] = { "cut short by the end of the input", "end_of_input" },
+	[DSMR_DROP_LOST] = { "cut short by the loss of the link", "link_lost" },
+	[DSMR_DROP_TOO_LONG] = { "longer than 16384 bytes", "too_long" },
+	[DSMR_DROP_GARBAGE] = { "garbage", "bad_line" },
+	[DSMR_DROP_FRAME] = { "bad frame", "bad_frame" },
+	[DSMR_DROP_TAG] = { "GCM tag mismatch", "decrypt" },
+	[DSMR_DROP_REPLAY] = { "replayed frame", "replay" },
 };
 
 const char *dsmr_drop_name(enum dsmr_drop why)
 {
-	return (unsigned)why < DSMR_DROP_KINDS ? drop_names[why] : "?";
+	return (unsigned)why < DSMR_DROP_KINDS ? drops[why].name : "?";
+}
+
+const char *dsmr_drop_word(enum dsmr_drop why)
+{
+	return (unsigned)why < DSMR_DROP_KINDS ? drops[why].word : "other";
+}
+
+const char *dsmr_bits_name(enum dsmr_bits bits)
+{
+	switch (bits) {
+	case DSMR_BITS_ASCII: return "7-bit ASCII";
+	case DSMR_BITS_8: return "8-bit bytes kept as received (the CRC holds over them)";
+	case DSMR_BITS_7_SETTINGS: return "bit 7 stripped (the port is set to 7 data bits)";
+	case DSMR_BITS_7_CRC: return "bit 7 stripped (a 7E1 line: every byte has even parity, the CRC holds only without bit 7)";
+	case DSMR_BITS_7_PARITY: return "bit 7 stripped (a 7E1 line: no CRC, every byte has even parity)";
+	}
+	return "?";
 }
 
 void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 {
 	f->policy = policy;
 	f->crc_seen = false;
+	f->seven_bit = false;
+	f->binary = false;
+	f->rescan_pos = f->rescan_len = 0;
+	f->rescanning = false;
+	f->header_broke = false;
+	f->high = 0;
 	f->state = ST_IDLE;
 	f->len = 0;
 	f->ndigits = 0;
@@ -35,6 +67,41 @@ void dsmr_framer_init(struct dsmr_framer *f, enum dsmr_crc_policy policy)
 	f->seq = 0;
 	f->pos = 0;
 	f->start = 0;
+}
+
+void dsmr_framer_seven_bit(struct dsmr_framer *f, bool seven_bit)
+{
+	f->seven_bit = seven_bit;
+}
+
+void dsmr_framer_binary(struct dsmr_framer *f, bool binary)
+{
+	f->binary = binary;
+}
+
+/* Looks through the frame's bytes after its first again, before the rest
+ * of the input (and before what was left of an earlier look). */
+static void start_rescan(struct dsmr_framer *f, bool binary_only)
+{
+	size_t head = f->len > 1 ? f->len - 1 : 0;
+	size_t tail = f->rescan_len - f->rescan_pos;
+	if (head == 0 || head + tail > sizeof f->rescan)
+		return;
+	memmove(f->rescan + head, f->rescan + f->rescan_pos, tail);
+	memcpy(f->rescan, f->buf + 1, head);
+	if (tail == 0)
+		f->rescan_resume = f->pos;
+	f->rescan_binary_only = binary_only || (tail && f->rescan_binary_only);
+	f->rescan_pos = 0;
+	f->rescan_len = head + tail;
+	f->pos = f->start + 1;
+	f->len = 0;
+}
+
+void dsmr_framer_rescan(struct dsmr_framer *f)
+{
+	/* A bad frame: a '/' in its ciphertext is no telegram. */
+	start_rescan(f, true);
 }
 
 static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int kind, enum dsmr_drop why)
@@ -46,6 +113,7 @@ static void event_init(const struct dsmr_framer *f, struct dsmr_event *ev, int k
 	ev->text = NULL;
 	ev->len = 0;
 	ev->has_crc = false;
+	ev->bits = DSMR_BITS_ASCII;
 	ev->detail[0] = '\0';
 }
 
@@ -93,15 +161,90 @@ uint16_t dsmr_crc(const void *data, size_t n)
 	return crc16_arc((uint16_t)crc, p, n);
 }
 
-bool dsmr_framer_within(const struct dsmr_framer *f) { return f->state == ST_BODY || f->state == ST_CRC; }
+bool dsmr_framer_within(const struct dsmr_framer *f)
+{
+	return f->state == ST_BODY || f->state == ST_CRC || f->state == ST_BINARY;
+}
+
+static void strip_bit7(char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)(b[i] & 0x7f);
+}
+
+/* True when every byte has an even number of 1 bits: what 7 data bits and
+ * an even parity bit look like to an 8-bit port. */
+static bool even_parity(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (__builtin_parity((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* '/' or '!' with bit 7 set: the parity bit of a 7E1 line (an 8-bit
+ * meter sends them as ASCII). */
+static bool framed_7bit(const struct dsmr_framer *f)
+{
+	return ((unsigned char)f->buf[0] | (unsigned char)f->buf[f->len - 1]) & 0x80;
+}
+
+/* Whether the CRC holds over the telegram as received, or, where bit 7
+ * looks like an even parity bit in every byte, without it (then stripped
+ * in f->buf).  *bits says which; *computed is for the message. */
+static bool crc_holds(struct dsmr_framer *f, enum dsmr_bits *bits, unsigned *computed)
+{
+	*bits = DSMR_BITS_ASCII;
+	if (f->high && f->seven_bit) {
+		strip_bit7(f->buf, f->len);
+		*bits = DSMR_BITS_7_SETTINGS;
+	}
+	*computed = dsmr_crc(f->buf, f->len);
+	if (!f->high || f->seven_bit)
+		return *computed == f->crc_sent;
+	*bits = DSMR_BITS_8;
+	bool seven = framed_7bit(f);
+	if (*computed == f->crc_sent && !seven)
+		return true;
+	/* A 7E1 line read 8N1 gives bytes of even parity only; one bit 7
+	 * flipped in an ASCII telegram does not, and stays a CRC error. */
+	if (!even_parity(f->buf, f->len))
+		return false;
+	static char stripped[DSMR_MAX_TELEGRAM];
+	memcpy(stripped, f->buf, f->len);
+	strip_bit7(stripped, f->len);
+	if (dsmr_crc(stripped, f->len) != f->crc_sent)
+		return false;
+	memcpy(f->buf, stripped, f->len);
+	*bits = DSMR_BITS_7_CRC;
+	return true;
+}
+
+/* No CRC to decide by: strip bit 7 when the port is 7-bit or every byte
+ * has even parity (a 7E1 meter read 8N1).  False for a 7E1 telegram (its
+ * '/' or '!' has the parity bit) with a parity error. */
+static bool guess_bits(struct dsmr_framer *f, enum dsmr_bits *bits)
+{
+	*bits = DSMR_BITS_ASCII;
+	if (!f->high)
+		return true;
+	bool even = even_parity(f->buf, f->len);
+	*bits = f->seven_bit ? DSMR_BITS_7_SETTINGS : even ? DSMR_BITS_7_PARITY : DSMR_BITS_8;
+	if (*bits == DSMR_BITS_8 && framed_7bit(f))
+		return false;
+	if (*bits != DSMR_BITS_8)
+		strip_bit7(f->buf, f->len);
+	return true;
+}
 
 /* The CRC line has ended (4 digits, or fewer and a line end). */
 static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 {
+	enum dsmr_bits bits;
 	f->state = ST_IDLE;
 	if (f->ndigits > 0) {
-		unsigned crc = dsmr_crc(f->buf, f->len);
-		if (crc != f->crc_sent) {
+		unsigned crc;
+		if (!crc_holds(f, &bits, &crc)) {
 			event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_CRC);
 			char sent[8], got[8];
 			put_hex(sent, f->crc_sent, f->ndigits);
@@ -116,8 +259,14 @@ static void finish(struct dsmr_framer *f, struct dsmr_event *ev)
 		event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_NO_CRC);
 		return;
 	} else {
+		if (!guess_bits(f, &bits)) {
+			event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_GARBAGE);
+			snprintf(ev->detail, sizeof ev->detail, "parity error on a 7E1 line");
+			return;
+		}
 		event_init(f, ev, DSMR_EV_TELEGRAM, 0);
 	}
+	ev->bits = bits;
 	ev->text = f->buf;
 	ev->len = f->len;
 }
@@ -128,56 +277,177 @@ static inline bool has_zero_byte(uint64_t v)
 	return ((v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL) != 0;
 }
 
-size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got)
+static bool binary_start(const struct dsmr_framer *f, unsigned char c)
 {
-	const unsigned char *d = data;
+	return f->binary && (c == 0xdb || c == 0x68 || c == 0x7e);
+}
+
+/* Looking for binary frames, a plaintext telegram is text: a byte above
+ * 0x7E or a control byte other than CR, LF ends it (ciphertext that
+ * happened to hold a '/'). */
+static bool not_text(const struct dsmr_framer *f, unsigned char c)
+{
+	return f->binary && (c > 0x7e || (c < 0x20 && c != '\r' && c != '\n'));
+}
+
+/* The header of a binary frame so far (f->len bytes): -1 when it is none
+ * after all, 0 when more is needed, else the frame's whole length. */
+static long binary_header(const struct dsmr_framer *f)
+{
+	const unsigned char *b = (const unsigned char *)f->buf;
+	size_t n = f->len;
+	switch (f->frame) {
+	case DSMR_FRAME_GCM: {
+		/* DB 08 title(8) length(1, 81 n, 82 hi lo) security-control ... */
+		if (n >= 2 && b[1] != 8)
+			return -1;
+		if (n < 11)
+			return 0;
+		size_t hdr = b[10] < 0x80 ? 11 : b[10] == 0x81 ? 12 : b[10] == 0x82 ? 13 : 0;
+		if (!hdr)
+			return -1;
+		if (n <= hdr)
+			return 0;
+		size_t len = hdr == 11 ? b[10] : hdr == 12 ? b[11] : (size_t)b[11] << 8 | b[12];
+		unsigned sc = b[hdr];
+		if (len < 5 || !(sc & 0x20) || (sc & 0xc0))
+			return -1;
+		return (long)(hdr + len);
+	}
+	case DSMR_FRAME_MBUS:
+		/* 68 L L 68 */
+		if ((n >= 3 && b[2] != b[1]) || (n >= 4 && b[3] != 0x68) || (n >= 2 && b[1] < 5))
+			return -1;
+		return n < 4 ? 0 : (long)b[1] + 6;
+	case DSMR_FRAME_HDLC:
+		/* 7E Ax len: frame type 3, the length without the flags */
+		if (n >= 2 && (b[1] & 0xf0) != 0xa0)
+			return -1;
+		if (n < 3)
+			return 0;
+		size_t len = (size_t)(b[1] & 7) << 8 | b[2];
+		return len < 10 ? -1 : (long)len + 2;
+	}
+	return -1;
+}
+
+/* ST_BINARY: collect the frame's bytes as received. */
+static size_t push_binary(struct dsmr_framer *f, const unsigned char *d, size_t n, struct dsmr_event *ev, bool *got)
+{
+	size_t i = 0;
+	if (!f->frame_len) {
+		while (i < n && !f->frame_len) {
+			f->buf[f->len++] = (char)d[i];
+			long total = binary_header(f);
+			if (total < 0) {
+				/* Not a frame after all (and not counted as one): the
+				 * bytes after its first may begin something else. */
+				f->len--;
+				f->seq--;
+				f->state = ST_IDLE;
+				f->header_broke = true;
+				return i;
+			}
+			i++;
+			if (total > DSMR_MAX_TELEGRAM) {
+				event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_TOO_LONG);
+				f->state = ST_IDLE;
+				*got = true;
+				return i;
+			}
+			f->frame_len = (size_t)total;
+		}
+	}
+	size_t want = f->frame_len > f->len ? f->frame_len - f->len : 0;
+	size_t take = n - i < want ? n - i : want;
+	memcpy(f->buf + f->len, d + i, take);
+	f->len += take;
+	i += take;
+	if (f->frame_len && f->len == f->frame_len) {
+		event_init(f, ev, DSMR_EV_FRAME, 0);
+		ev->frame = f->frame;
+		ev->text = f->buf;
+		ev->len = f->len;
+		f->state = ST_IDLE;
+		*got = true;
+	}
+	return i;
+}
+
+static size_t push_bytes(struct dsmr_framer *f, const unsigned char *d, size_t n, struct dsmr_event *ev, bool *got)
+{
 	size_t i = 0;
 	*got = false;
-	while (i < n && !*got) {
+	while (i < n && !*got && !f->header_broke) {
 		switch (f->state) {
 		case ST_IDLE:
 		case ST_SKIP:
 			/* Between telegrams anything goes (gateway lines, noise). */
-			while (i < n && (d[i] & 0x7f) != '/')
+			while (i < n && ((d[i] & 0x7f) != '/' || f->rescanning) && !binary_start(f, d[i]))
 				i++;
 			if (i == n)
 				break;
+			if (d[i] != '/' && binary_start(f, d[i])) {
+				f->seq++;
+				f->start = f->pos + i;
+				f->frame = d[i] == 0xdb ? DSMR_FRAME_GCM : d[i] == 0x68 ? DSMR_FRAME_MBUS : DSMR_FRAME_HDLC;
+				f->frame_len = 0;
+				f->buf[0] = (char)d[i];
+				f->len = 1;
+				f->state = ST_BINARY;
+				i++;
+				break;
+			}
 			f->seq++;
 			f->start = f->pos + i;
-			f->buf[0] = '/';
+			f->buf[0] = (char)d[i];
+			f->high = d[i] & 0x80;
 			f->len = 1;
 			f->state = ST_BODY;
 			i++;
 			break;
 		case ST_BODY: {
-			/* The hot loop: copy until '/' or '!', eight bytes at a
-			 * time while none of them is one. */
+			/* The hot loop: copy until '/' or '!' (bit 7 ignored),
+			 * eight bytes at a time while none of them is one. */
 			size_t len = f->len;
 			char *b = f->buf;
 			unsigned char c = 0;
-			while (i + 8 <= n && len + 8 <= DSMR_MAX_TELEGRAM) {
-				uint64_t v;
-				memcpy(&v, d + i, 8);
-				v &= 0x7f7f7f7f7f7f7f7fULL;
+			uint64_t high = 0;
+			while (!f->binary && i + 8 <= n && len + 8 <= DSMR_MAX_TELEGRAM) {
+				uint64_t raw, v;
+				memcpy(&raw, d + i, 8);
+				v = raw & 0x7f7f7f7f7f7f7f7fULL;
 				if (has_zero_byte(v ^ 0x2f2f2f2f2f2f2f2fULL) || has_zero_byte(v ^ 0x2121212121212121ULL))
 					break;
-				memcpy(b + len, &v, 8);
+				high |= raw;
+				memcpy(b + len, &raw, 8);
 				len += 8;
 				i += 8;
 			}
 			while (i < n) {
 				c = d[i] & 0x7f;
-				if (c == '/' || c == '!' || len == DSMR_MAX_TELEGRAM)
+				if (c == '/' || c == '!' || len == DSMR_MAX_TELEGRAM || not_text(f, d[i]))
 					break;
-				b[len++] = (char)c;
+				high |= d[i];
+				b[len++] = (char)d[i];
 				i++;
 			}
+			f->high |= (high & 0x8080808080808080ULL) != 0 ? 0x80 : 0;
 			f->len = len;
 			if (i == n)
 				break;
 			if (len == DSMR_MAX_TELEGRAM) {
 				event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_TOO_LONG);
 				f->state = ST_SKIP;
+				*got = true;
+				break;
+			}
+			if (not_text(f, d[i])) {
+				/* With binary frames about, a telegram is plain text:
+				 * this byte may begin a frame. */
+				event_init(f, ev, DSMR_EV_DROP, DSMR_DROP_GARBAGE);
+				snprintf(ev->detail, sizeof ev->detail, "byte 0x%02X in a plaintext telegram", d[i]);
+				f->state = ST_IDLE;
 				*got = true;
 				break;
 			}
@@ -188,7 +458,8 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				*got = true;
 				break;
 			}
-			b[f->len++] = '!';
+			f->high |= d[i] & 0x80;
+			b[f->len++] = (char)d[i];
 			i++;
 			f->state = ST_CRC;
 			f->ndigits = 0;
@@ -214,10 +485,14 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 				snprintf(ev->detail, sizeof ev->detail, "byte 0x%02X after %d digit%s", c, f->ndigits,
 				         f->ndigits == 1 ? "" : "s");
 				f->state = ST_IDLE;
-				if (c != '/')
+				if (c != '/' && !binary_start(f, d[i]))
 					i++;
 				*got = true;
 			}
+			break;
+		}
+		case ST_BINARY: {
+			i += push_binary(f, d + i, n - i, ev, got);
 			break;
 		}
 		}
@@ -226,92 +501,64 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 	return i;
 }
 
+/* A binary header that broke: look at its bytes after the first again. */
+static void after_push(struct dsmr_framer *f)
+{
+	if (f->header_broke) {
+		f->header_broke = false;
+		start_rescan(f, false);
+	}
+}
+
+/* The bytes waiting to be looked at again: true when they gave an event. */
+static bool push_rescan(struct dsmr_framer *f, struct dsmr_event *ev, bool *got)
+{
+	while (f->rescan_pos < f->rescan_len) {
+		f->rescanning = f->rescan_binary_only;
+		size_t k = push_bytes(f, (const unsigned char *)f->rescan + f->rescan_pos, f->rescan_len - f->rescan_pos,
+		                      ev, got);
+		f->rescanning = false;
+		f->rescan_pos += k;
+		if (f->rescan_pos == f->rescan_len)
+			f->pos = f->rescan_resume;
+		after_push(f);
+		if (*got)
+			return true;
+	}
+	return false;
+}
+
+size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got)
+{
+	const unsigned char *d = data;
+	size_t used = 0;
+	/* A bad frame's bytes first: the next frame may begin inside. */
+	if (push_rescan(f, ev, got))
+		return 0;
+	while (used < n) {
+		used += push_bytes(f, d + used, n - used, ev, got);
+		after_push(f);
+		if (*got)
+			break;
+		/* A binary header broke: its bytes again, then the rest. */
+		if (push_rescan(f, ev, got))
+			break;
+	}
+	return used;
+}
+
 bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_event *ev)
 {
-	bool begun = f->state == ST_BODY || f->state == ST_CRC;
+	bool begun = dsmr_framer_within(f);
+	if (f->rescan_pos < f->rescan_len) {
+		f->pos = f->rescan_resume;
+		f->rescan_pos = f->rescan_len = 0;
+	}
 	if (begun)
 		event_init(f, ev, DSMR_EV_DROP, why);
 	f->state = ST_IDLE;
 	f->len = 0;
 	return begun;
-}
-
-/* ---- OBIS codes ---- */
-
-static size_t parse_field(const char *s, size_t n, unsigned *v)
-{
-	size_t i = 0;
-	unsigned x = 0;
-	while (i < n && i < 3 && s[i] >= '0' && s[i] <= '9')
-		x = x * 10 + (unsigned)(s[i++] - '0');
-	if (i == 0 || x > 255 || (i < n && s[i] >= '0' && s[i] <= '9'))
-		return 0;
-	*v = x;
-	return i;
-}
-
-size_t dsmr_obis_parse(const char *s, size_t n, uint64_t *key)
-{
-	unsigned v[6] = { 0, 0, 0, 0, 0, 255 };
-	static const char seps[5] = { '-', ':', '.', '.', 0 };
-	size_t i = 0;
-	for (int k = 0; k < 5; k++) {
-		size_t got = 0;
-		if (k == 2 && i < n && (s[i] == 'C' || s[i] == 'F' || s[i] == 'L' || s[i] == 'P')) {
-			/* Letters in group C: C=96, F=97, L=98, P=99 (IEC 62056-61). */
-			v[2] = s[i] == 'C' ? 96 : s[i] == 'F' ? 97 : s[i] == 'L' ? 98 : 99;
-			got = 1;
-		} else {
-			got = parse_field(s + i, n - i, &v[k]);
-		}
-		if (!got)
-			return 0;
-		i += got;
-		if (k < 4) {
-			if (i >= n || s[i] != seps[k])
-				return 0;
-			i++;
-		}
-	}
-	if (i + 1 < n && (s[i] == '.' || s[i] == '*')) {
-		size_t got = parse_field(s + i + 1, n - i - 1, &v[5]);
-		if (!got)
-			return 0;
-		i += 1 + got;
-	}
-	*key = (uint64_t)v[0] << 40 | (uint64_t)v[1] << 32 | (uint64_t)v[2] << 24 | (uint64_t)v[3] << 16 |
-	       (uint64_t)v[4] << 8 | v[5];
-	return i;
-}
-
-static char *put_uint(char *p, unsigned v)
-{
-	if (v >= 100)
-		*p++ = (char)('0' + v / 100);
-	if (v >= 10)
-		*p++ = (char)('0' + v / 10 % 10);
-	*p++ = (char)('0' + v % 10);
-	return p;
-}
-
-size_t dsmr_obis_format(uint64_t key, char *out)
-{
-	char *p = out;
-	p = put_uint(p, (unsigned)(key >> 40 & 255));
-	*p++ = '-';
-	p = put_uint(p, (unsigned)(key >> 32 & 255));
-	*p++ = ':';
-	p = put_uint(p, (unsigned)(key >> 24 & 255));
-	*p++ = '.';
-	p = put_uint(p, (unsigned)(key >> 16 & 255));
-	*p++ = '.';
-	p = put_uint(p, (unsigned)(key >> 8 & 255));
-	if ((key & 255) != 255) {
-		*p++ = '*';
-		p = put_uint(p, (unsigned)(key & 255));
-	}
-	*p = '\0';
-	return (size_t)(p - out);
 }
 
 /* ---- telegram records ---- */
@@ -401,7 +648,7 @@ int dsmr_parse(struct dsmr_telegram *t, const char *text, size_t len)
 			r = &t->rec[t->nrec - 1];
 		} else {
 			uint64_t key;
-			size_t k = dsmr_obis_parse(text + i, end - i, &key);
+			size_t k = obis_parse(text + i, end - i, &key);
 			if (k == 0 || text[i + k] != '(')
 				return refuse(t, line, "not an OBIS record");
 			if (t->nrec >= DSMR_MAX_RECORDS)
@@ -507,4 +754,54 @@ int dsmr_time_to_rfc3339(const char *s, size_t n, char out[26])
 	}
 	memcpy(p, off == 2 ? "+02:00" : "+01:00", 7);
 	return 0;
+}
+
+/* ---- the groups of a record ---- */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool dsmr_group_is_timestamp(const struct dsmr_telegram *t, int g)
+{
+	const char *s = dsmr_gtext(t, g);
+	size_t n = dsmr_glen(t, g);
+	if (n != 12 && n != 13)
+		return false;
+	for (size_t i = 0; i < 12; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return n == 12 || s[12] == 'S' || s[12] == 'W' || s[12] == 's' || s[12] == 'w';
+}
+
+bool dsmr_group_time_ok(const struct dsmr_telegram *t, int g)
+{
+	char iso[26];
+	return dsmr_time_to_rfc3339(dsmr_gtext(t, g), dsmr_glen(t, g), iso) == 0;
+}
+
+bool dsmr_group_number(const struct dsmr_telegram *t, int g, struct dsmr_number *num)
+{
+	const char *s = dsmr_gtext(t, g);
+	size_t n = dsmr_glen(t, g), i = 0;
+	if (n + 2 > sizeof num->text)
+		return false;
+	while (i < n && (is_digit(s[i]) || s[i] == '.' || ((s[i] == '-' || s[i] == '+') && i == 0)))
+		i++;
+	if (i == 0)
+		return false;
+	int len = num_to_json(s, i, num->text);
+	if (len < 0)
+		return false;
+	/* The unit: after a '*', or right after the digits ("01.234kW"). */
+	size_t u = i;
+	if (u < n && s[u] == '*')
+		u++;
+	else if (u < n && !is_alpha(s[u]))
+		return false;
+	for (size_t k = u; k < n; k++)
+		if (!is_alpha(s[k]) && !is_digit(s[k]) && s[k] != '%' && s[k] != '/')
+			return false;
+	num->len = len;
+	num->unit = s + u;
+	num->unitlen = n - u;
+	return true;
 }

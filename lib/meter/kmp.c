@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "line/decimal.h"
 
 /* ---- framing ---- */
 
@@ -120,7 +121,7 @@ void kmp_rx_init(struct kmp_rx *rx, uint8_t want)
 	rx->want = want;
 	rx->state = KMP_RX_HUNT;
 	rx->len = rx->raw = rx->discarded = 0;
-	rx->why = NULL;
+	rx->why = rx->word = NULL;
 	rx->bad = 0;
 }
 
@@ -139,8 +140,9 @@ static void begin_frame(struct kmp_rx *rx, uint8_t start)
 	rx->raw = 1;
 }
 
-static enum kmp_rx_event broken(struct kmp_rx *rx, const char *why, uint8_t b)
+static enum kmp_rx_event broken(struct kmp_rx *rx, const char *word, const char *why, uint8_t b)
 {
+	rx->word = word;
 	rx->why = why;
 	rx->bad = b;
 	rx->state = KMP_RX_HUNT;
@@ -161,16 +163,16 @@ static enum kmp_rx_event finish(struct kmp_rx *rx)
 {
 	rx->state = KMP_RX_HUNT;
 	if (rx->len < 4)
-		return broken(rx, "frame too short", KMP_STOP);
+		return broken(rx, "bad_frame", "frame too short", KMP_STOP);
 	if (crc16_xmodem(0, rx->frame, rx->len) != 0)
-		return broken(rx, "bad CRC", KMP_STOP);
+		return broken(rx, "crc", "bad CRC", KMP_STOP);
 	return KMP_RX_FRAME;
 }
 
 static enum kmp_rx_event store(struct kmp_rx *rx, uint8_t b)
 {
 	if (rx->len == sizeof rx->frame)
-		return broken(rx, "frame too long", b);
+		return broken(rx, "too_long", "frame too long", b);
 	rx->frame[rx->len++] = b;
 	return KMP_RX_MORE;
 }
@@ -182,7 +184,7 @@ enum kmp_rx_event kmp_rx_byte(struct kmp_rx *rx, uint8_t b)
 	rx->raw++;
 	if (b == KMP_START_REPLY || b == KMP_START_REQUEST) {
 		/* Stuffing keeps these out of a frame: a new frame has begun. */
-		broken(rx, "cut short by a new start byte", b);
+		broken(rx, "cut_short", "cut short by a new start byte", b);
 		if (is_wanted_start(rx, b))
 			begin_frame(rx, b);
 		return KMP_RX_ERROR;
@@ -191,7 +193,7 @@ enum kmp_rx_event kmp_rx_byte(struct kmp_rx *rx, uint8_t b)
 		rx->state = KMP_RX_BODY;
 		uint8_t plain = (uint8_t)(b ^ 0xFF);
 		if (!kmp_needs_stuffing(plain))
-			return broken(rx, "escape byte 1B before a byte that needs none", b);
+			return broken(rx, "bad_frame", "escape byte 1B before a byte that needs none", b);
 		return store(rx, plain);
 	}
 	if (b == KMP_STOP) {
@@ -203,7 +205,7 @@ enum kmp_rx_event kmp_rx_byte(struct kmp_rx *rx, uint8_t b)
 		return KMP_RX_MORE;
 	}
 	if (b == KMP_ACK)
-		return broken(rx, "raw 06 inside a frame", b);
+		return broken(rx, "bad_frame", "raw 06 inside a frame", b);
 	return store(rx, b);
 }
 
@@ -351,6 +353,24 @@ int kmp_unit_code(const char *name)
 		if (unit_names[i] && strcmp(unit_names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+uint8_t kmp_unit_unscale(uint8_t code, uint8_t *siex)
+{
+	static const struct { uint8_t scaled, base; } tens[] = { { 0x37, 0x28 }, { 0x38, 0x2C }, { 0x39, 0x08 } };
+	for (size_t i = 0; i < sizeof tens / sizeof *tens; i++) {
+		if (code != tens[i].scaled)
+			continue;
+		int exp10 = *siex & 0x3F;
+		if (*siex & 0x40)
+			exp10 = -exp10;
+		exp10++;
+		if (exp10 > 0x3F)
+			return code;
+		*siex = (uint8_t)((*siex & 0x80) | (exp10 < 0 ? 0x40 | -exp10 : exp10));
+		return tens[i].base;
+	}
+	return code;
 }
 
 const struct kmp_register_info kmp_registers[] = {

@@ -75,6 +75,8 @@ struct kmp_rx {
 	size_t raw;              /* bytes on the wire of this frame, start and stop included */
 	size_t discarded;        /* bytes dropped while hunting, since the last frame */
 	const char *why;         /* after KMP_RX_ERROR */
+	const char *word;        /*   and its reason word for health lines:
+	                            crc, too_long, cut_short, bad_frame */
 	uint8_t bad;             /* the byte that broke it, for messages */
 };
 void kmp_rx_init(struct kmp_rx *rx, uint8_t want);
@@ -121,6 +123,11 @@ const char *kmp_unit_name(uint8_t code);
 /* The code for a unit name (kmpsim); where two codes share a name (kW,
  * kvar), the one real meters send.  -1 when unknown. */
 int kmp_unit_code(const char *name);
+/* Kamstrup's scaled units (m3x10, tx10, GJx10) as their base unit: the
+ * unit code of m3, t or GJ, with the exponent in siex one higher, so that
+ * the value's text is exact (never through a double).  Other units, and an
+ * exponent that cannot grow, stay as they are. */
+uint8_t kmp_unit_unscale(uint8_t code, uint8_t *siex);
 
 struct kmp_register_info {
 	uint16_t id;

@@ -55,7 +55,16 @@ static const struct p1profile profiles[] = {
 	  "Belgian e-MUCS (Fluvius): capacity tariff 1-0:1.4.0, 1-0:1.6.0, 0-0:98.1.0 peaks, gas 0-1:24.2.3" },
 	{ "be-2mbus", P1_FLUVIUS, { MBUS_GAS, MBUS_WATER }, 1, "115200:8N1",
 	  "Belgian e-MUCS (Fluvius) with gas on channel 1 and water on channel 2" },
+	{ "lux", P1_SMARTY, { MBUS_NONE, MBUS_NONE }, 0.1, "115200:8N1",
+	  "Luxembourg Smarty (Sagemcom T210-D): DLMS/GCM-encrypted, key from --key-file or $P1_KEY" },
+	{ "at-t210", P1_T210, { MBUS_NONE, MBUS_NONE }, 1, "115200:8N1",
+	  "Austrian Sagemcom T210-D-r: Wh and var, DLMS/GCM-encrypted, set the operator's authentication key" },
 };
+
+bool p1profile_sealed(const struct p1profile *prof)
+{
+	return prof->dialect == P1_SMARTY || prof->dialect == P1_T210;
+}
 
 const struct p1profile *p1profile_find(const char *name)
 {
@@ -294,8 +303,11 @@ static void init_mbus(struct p1meter *m, int ch)
 {
 	static const char prefix[] = { 'G', 'W' };
 	bool water = m->prof->mbus[ch] == MBUS_WATER;
-	snprintf(m->mbus_id[ch], sizeof m->mbus_id[ch], "%c00%02ld%013llu", prefix[water], p1rng_range(&m->rng, 10, 99),
-	         (unsigned long long)(p1rng_next(&m->rng) % 10000000000000ULL));
+	/* One draw per statement: C leaves the order of a call's arguments
+	 * unspecified, and ARM compilers take them in another order than x86. */
+	unsigned long long serial = p1rng_next(&m->rng) % 10000000000000ULL;
+	long year = p1rng_range(&m->rng, 10, 99);
+	snprintf(m->mbus_id[ch], sizeof m->mbus_id[ch], "%c00%02ld%013llu", prefix[water], year, serial);
 	int64_t period = mbus_period_ms(m);
 	int64_t boundary = m->now_ms / period * period;
 	int64_t litres = water ? p1rng_range(&m->rng, 20000, 400000) : p1rng_range(&m->rng, 300000, 9000000);
@@ -323,7 +335,9 @@ static void init_peaks(struct p1meter *m)
 		int64_t days = (end - start) / 86400;
 		struct p1peak *p = &m->peaks[k - 1];
 		p->month_end = end;
-		p->when = start + p1rng_range(&m->rng, 0, days - 1) * 86400 + p1rng_range(&m->rng, 16 * 4, 21 * 4) * 900;
+		int64_t day = p1rng_range(&m->rng, 0, days - 1);
+		int64_t quarter = p1rng_range(&m->rng, 16 * 4, 21 * 4);
+		p->when = start + day * 86400 + quarter * 900;
 		p->watts = p1rng_range(&m->rng, 1800, 6500);
 	}
 	m->npeaks = P1_PEAK_MONTHS;
@@ -337,8 +351,12 @@ void p1meter_init(struct p1meter *m, const struct p1profile *prof, const struct 
 	m->set = *set;
 	p1rng_seed(&m->rng, seed);
 	m->now_ms = start_ms;
-	snprintf(m->equipment_id, sizeof m->equipment_id, "E00%02ld%012llu", p1rng_range(&m->rng, 10, 99),
-	         (unsigned long long)(p1rng_next(&m->rng) % 1000000000000ULL));
+	unsigned long long serial = p1rng_next(&m->rng) % 1000000000000ULL; /* drawn first, as in init_mbus */
+	long year = p1rng_range(&m->rng, 10, 99);
+	if (prof->dialect == P1_SMARTY) /* Sagemcom's "SAG" and ten digits, as the real one */
+		snprintf(m->equipment_id, sizeof m->equipment_id, "SAG%02ld%011llu", year, serial % 100000000000ULL);
+	else
+		snprintf(m->equipment_id, sizeof m->equipment_id, "E00%02ld%012llu", year, serial);
 	for (int t = 0; t < 2; t++) {
 		m->imported[t] = (int64_t)p1rng_range(&m->rng, 200000, 9000000) * 3600000;
 		m->exported[t] = set->solar_w > 0 ? (int64_t)p1rng_range(&m->rng, 10000, 3000000) * 3600000 : 0;
@@ -594,11 +612,80 @@ static void put_modern(struct tbuf *b, const struct p1meter *m)
 	}
 }
 
+/* The layout of a real Smarty telegram (go-smarty-reader's capture in
+ * ../shared/corpus/dsmr_encrypted): totals without tariffs, reactive
+ * energy and power (here a fixed share of the active ones), the limiter,
+ * failures, sags and swells, five message slots, currents. */
+static void put_smarty(struct tbuf *b, const struct p1meter *m)
+{
+	char st[14];
+	p1_stamp(m->now_ms / 1000, true, st);
+	put(b, "/Lux5\\253663629_D\r\n\r\n1-3:0.2.8(42)\r\n0-0:1.0.0(%s)\r\n0-0:42.0.0(", st);
+	put_hex(b, m->equipment_id);
+	put(b, ")\r\n");
+	int64_t imported = m->imported[0] + m->imported[1], exported = m->exported[0] + m->exported[1];
+	put_kwh(b, m, "1-0:1.8.0", imported);
+	put_kwh(b, m, "1-0:2.8.0", exported);
+	long long q_in = imported / 8 / 3600000, q_out = imported / 3 / 3600000;
+	put(b, "1-0:3.8.0(%06lld.%03lld*kvarh)\r\n", q_in / 1000, q_in % 1000);
+	put(b, "1-0:4.8.0(%06lld.%03lld*kvarh)\r\n", q_out / 1000, q_out % 1000);
+	put_kw(b, m, "1-0:1.7.0", m->import_w);
+	put_kw(b, m, "1-0:2.7.0", m->export_w);
+	put(b, "1-0:3.7.0(%02ld.%03ld)\r\n", m->import_w / 8 / 1000, m->import_w / 8 % 1000);
+	put(b, "1-0:4.7.0(%02ld.%03ld)\r\n", m->import_w / 3 / 1000, m->import_w / 3 % 1000);
+	put(b, "0-0:17.0.0(77.376)\r\n0-0:96.3.10(1)\r\n0-0:96.7.21(%05d)\r\n", m->short_failures);
+	static const char *const sag_swell[] = { "32.32.0", "52.32.0", "72.32.0", "32.36.0", "52.36.0", "72.36.0" };
+	for (int i = 0; i < 6; i++)
+		put(b, "1-0:%s(%05d)\r\n", sag_swell[i], i < 3 ? m->sags[i] : m->swells[i - 3]);
+	put(b, "0-0:96.13.0(");
+	if (m->set.message)
+		put_hex(b, m->set.message);
+	put(b, ")\r\n0-0:96.13.2()\r\n0-0:96.13.3()\r\n0-0:96.13.4()\r\n0-0:96.13.5()\r\n");
+	static const char *const amp[] = { "31.7.0", "51.7.0", "71.7.0" };
+	for (int i = 0; i < 3; i++) {
+		long w = m->phase_import_w[i] + m->phase_export_w[i];
+		put(b, "1-0:%s(%03ld*A)\r\n", amp[i], (w * 20 + m->decivolts[i]) / (2 * m->decivolts[i]));
+	}
+	put(b, "!");
+	if (!b->full)
+		put(b, "%04X\r\n", crc16_arc(0, b->p, b->len));
+}
+
+/* The layout of dsmr_parser's Sagemcom T210-D-r test telegram (Austria):
+ * integer Wh, W, varh and var, totals then tariffs 1 and 2. */
+static void put_t210(struct tbuf *b, const struct p1meter *m)
+{
+	char st[14];
+	p1_stamp(m->now_ms / 1000, true, st);
+	put(b, "/EST5\\253710000_A\r\n\r\n1-3:0.2.8(50)\r\n0-0:1.0.0(%s)\r\n", st);
+	/* Per quantity: total, tariff 1, tariff 2 (W x ms), then the power. */
+	const int64_t wms[4][3] = {
+		{ m->imported[0] + m->imported[1], m->imported[0], m->imported[1] },
+		{ m->exported[0] + m->exported[1], m->exported[0], m->exported[1] },
+		{ (m->imported[0] + m->imported[1]) / 8, m->imported[0] / 8, m->imported[1] / 8 },
+		{ (m->imported[0] + m->imported[1]) / 3, m->imported[0] / 3, m->imported[1] / 3 },
+	};
+	const long power[4] = { m->import_w, m->export_w, m->import_w / 8, m->import_w / 3 };
+	static const char *const unit[4][2] = { { "Wh", "W" }, { "Wh", "W" }, { "varh", "var" }, { "varh", "var" } };
+	for (int q = 0; q < 4; q++) {
+		for (int t = 0; t < 3; t++)
+			put(b, "1-0:%d.8.%d(%09lld*%s)\r\n", q + 1, t, (long long)(wms[q][t] / 3600000), unit[q][0]);
+		put(b, "1-0:%d.7.0(%09ld*%s)\r\n", q + 1, power[q], unit[q][1]);
+	}
+	put(b, "!");
+	if (!b->full)
+		put(b, "%04X\r\n", crc16_arc(0, b->p, b->len));
+}
+
 size_t p1meter_telegram(const struct p1meter *m, char *buf, size_t cap)
 {
 	struct tbuf b = { buf, 0, cap, false };
 	if (m->prof->dialect == P1_DSMR22)
 		put_dsmr22(&b, m);
+	else if (m->prof->dialect == P1_SMARTY)
+		put_smarty(&b, m);
+	else if (m->prof->dialect == P1_T210)
+		put_t210(&b, m);
 	else
 		put_modern(&b, m);
 	return b.full ? 0 : b.len;

@@ -26,7 +26,11 @@ double p1rng_unit(struct p1rng *r);
 /* Uniform in [lo, hi]. */
 long p1rng_range(struct p1rng *r, long lo, long hi);
 
-enum p1dialect { P1_DSMR22, P1_DSMR42, P1_DSMR50, P1_FLUVIUS };
+/* P1_SMARTY: Luxembourg's Smarty, a DSMR 5 style telegram (totals, reactive
+ * energy, no tariffs); P1_T210: the Austrian Sagemcom T210-D-r (integer Wh,
+ * W, varh, var with tariffs).  p1sim seals both as DLMS
+ * general-global-ciphering frames. */
+enum p1dialect { P1_DSMR22, P1_DSMR42, P1_DSMR50, P1_FLUVIUS, P1_SMARTY, P1_T210 };
 
 /* What sits on an M-Bus channel. */
 enum p1mbus { MBUS_NONE, MBUS_GAS, MBUS_WATER, MBUS_DEAD };
@@ -43,6 +47,8 @@ struct p1profile {
 /* NULL when there is no such profile. */
 const struct p1profile *p1profile_find(const char *name);
 void p1profile_list(FILE *out);
+/* The dialects a real meter sends only encrypted. */
+bool p1profile_sealed(const struct p1profile *prof);
 
 struct p1settings {
 	long power_w;             /* base load */

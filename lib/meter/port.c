@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/files.h"
+#include "base/util.h"
 
 int serial_params_parse(const char *s, struct serial_params *out)
 {
@@ -92,6 +94,20 @@ int port_spec_from_options(const char *port, const char *connection, const char 
 	if (n < 0 || (size_t)n >= outlen) {
 		snprintf(why, whylen, "port name too long");
 		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int port_options_check(const char *port, const char *connection, const char *host, char *spec, size_t speclen,
+                       char *why, size_t whylen)
+{
+	if (port_spec_from_options(port, connection, host, spec, speclen, why, whylen) < 0)
+		return -1;
+	struct port p;
+	char inner[200];
+	if (strncmp(spec, "tcp://", 6) == 0 && port_init(&p, spec, NULL, inner, sizeof inner) < 0) {
+		snprintf(why, whylen, "%s: %s", spec, inner);
 		return -1;
 	}
 	return 0;
@@ -379,25 +395,9 @@ ssize_t port_read(struct port *p, void *buf, size_t n, int timeout_ms)
 
 int port_write(struct port *p, const void *buf, size_t n)
 {
-	const char *b = buf;
-	while (n) {
-		ssize_t w = write(p->fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = { p->fd, POLLOUT, 0 };
-				if (poll(&pfd, 1, 5000) <= 0) {
-					snprintf(p->why, sizeof p->why, "write timed out");
-					return -1;
-				}
-				continue;
-			}
-			snprintf(p->why, sizeof p->why, "%s", strerror(errno));
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
+	if (write_all(p->fd, buf, n, 5000) < 0) {
+		snprintf(p->why, sizeof p->why, "%s", errno == ETIMEDOUT ? "write timed out" : strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -424,6 +424,19 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Sleeps ms, waking for the idle hook as often as it asks. */
+static void wait_ms(const struct port *p, long ms)
+{
+	int64_t end = mono_ms() + ms;
+	for (int64_t now = mono_ms(); now < end; now = mono_ms()) {
+		long step = (long)(end - now);
+		int next = p->idle ? p->idle(p->idle_arg) : -1;
+		if (next >= 0 && next < step)
+			step = next > 10 ? next : 10;
+		sleep_ms(step);
+	}
+}
+
 int port_reconnect(struct port *p, int cap_s)
 {
 	bool was_open = p->fd >= 0;
@@ -438,7 +451,7 @@ int port_reconnect(struct port *p, int cap_s)
 	else
 		warnx("%s: cannot open: %s; retrying every %ld s at most", p->spec, p->why, cap_ms / 1000);
 	for (;;) {
-		sleep_ms(delay_ms);
+		wait_ms(p, delay_ms);
 		if (port_open(p) == 0) {
 			warnx("%s: connected again", p->spec);
 			return 0;

@@ -38,6 +38,11 @@ struct port {
 	bool eof;               /* a file or stdin has ended: nothing comes back */
 	bool lost_logged;
 	char why[256];          /* why the last open or read failed */
+	/* Set by the caller after port_init: called while port_reconnect
+	 * waits, again after the milliseconds it returns (-1: not again before
+	 * the next attempt).  A reader's health lines go on in an outage. */
+	int (*idle)(void *arg);
+	void *idle_arg;
 };
 
 /* "115200:8N1", "9600:7E1", "1200:8N2" or just "115200" (8N1). */
@@ -52,6 +57,12 @@ void serial_params_format(const struct serial_params *p, char *out, size_t n);
  * Returns 0, or -1 with why. */
 int port_spec_from_options(const char *port, const char *connection, const char *host, char *out, size_t outlen,
                            char *why, size_t whylen);
+
+/* The rule above and the form of a tcp:// spec, without opening anything:
+ * what a reader's --check does, for config checks (mtrcfg) to call rather
+ * than restate.  Returns 0 with spec as above, or -1 with why. */
+int port_options_check(const char *port, const char *connection, const char *host, char *spec, size_t speclen,
+                       char *why, size_t whylen);
 
 /* Records what to open; checks only the form of spec (a bad tcp:// URL is a
  * usage error).  Returns 0, or -1 with why filled in. */

@@ -5,79 +5,15 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/text.h"
 #include "line/jsonw.h"
-
-static bool contains(const char *s, const char *word) { return s && strstr(s, word) != NULL; }
-
-static bool is_one_of(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
-			return true;
-	return false;
-}
-
-void ha_classify(const char *unit, const char *param, bool numeric, struct ha_class *c)
-{
-	static const char *const energy[] = { "Wh", "kWh", "MWh", "GWh", "MJ", "GJ", NULL };
-	static const char *const power[] = { "W", "kW", "MW", NULL };
-	static const char *const reactive[] = { "var", "kvar", NULL };
-	static const char *const counters[] = { "varh", "kvarh", "Mvarh", "VAh", "kVAh", "kJ", "J", NULL };
-	memset(c, 0, sizeof *c);
-	if (!numeric)
-		return; /* text: a unit would make Home Assistant expect a number */
-	c->state_class = "measurement";
-	if (!unit || !*unit) {
-		if (contains(param, "power_factor"))
-			c->device_class = "power_factor";
-		return;
-	}
-	c->unit = unit;
-	if (is_one_of(unit, energy)) {
-		c->device_class = "energy";
-		c->state_class = "total_increasing";
-	} else if (is_one_of(unit, power)) {
-		c->device_class = "power";
-	} else if (!strcmp(unit, "m3") || !strcmp(unit, "m³") || !strcmp(unit, "l") || !strcmp(unit, "L")) {
-		c->unit = unit[0] == 'm' ? "m³" : "L";
-		/* The Energy dashboard takes gas and water only with these
-		 * classes; a volume it cannot place stays a plain volume. */
-		c->device_class = contains(param, "gas") ? "gas" : contains(param, "water") ? "water" : "volume";
-		c->state_class = "total_increasing";
-	} else if (!strcmp(unit, "m3/h") || !strcmp(unit, "m³/h")) {
-		c->unit = "m³/h";
-		c->device_class = "volume_flow_rate";
-	} else if (!strcmp(unit, "V")) {
-		c->device_class = "voltage";
-	} else if (!strcmp(unit, "A")) {
-		c->device_class = "current";
-	} else if (!strcmp(unit, "C") || !strcmp(unit, "°C")) {
-		c->unit = "°C";
-		c->device_class = "temperature";
-	} else if (!strcmp(unit, "Hz")) {
-		c->device_class = "frequency";
-	} else if (is_one_of(unit, reactive)) {
-		c->device_class = "reactive_power";
-	} else if (!strcmp(unit, "VA")) {
-		c->device_class = "apparent_power";
-	} else if (!strcmp(unit, "bar")) {
-		c->device_class = "pressure";
-	} else if (!strcmp(unit, "h")) {
-		c->device_class = "duration";
-		c->state_class = "total_increasing";
-	} else if (is_one_of(unit, counters)) {
-		c->state_class = "total_increasing";
-	}
-	/* Anything else ("K" for a temperature difference, which Home
-	 * Assistant would convert as if absolute): the unit, no class. */
-}
+#include "sink/ha_classes.h"
 
 /* Home Assistant ids allow [A-Za-z0-9_-]; everything else becomes '_'. */
 static void sanitize_id(char *s)
 {
 	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+		if (!is_id_char(*s))
 			*s = '_';
 	}
 }
@@ -107,17 +43,19 @@ static char *humanize(const char *param)
 	return s;
 }
 
+/* One device per pipeline: identified by what names it (prefix, type,
+ * device), never by the meter's serial, which two pipelines may share. */
 static void ha_device(struct jw *w, const struct reading *r, const char *node)
 {
-	const char *id = r->meter ? reading_string(r->meter, "id") : NULL;
-	if (!id || !*id)
-		id = r->meter ? reading_string(r->meter, "serial") : NULL;
+	const char *serial = r->meter ? reading_string(r->meter, "id") : NULL;
+	if (!serial || !*serial)
+		serial = r->meter ? reading_string(r->meter, "serial") : NULL;
 	jw_key(w, "device");
 	jw_object_begin(w);
 	jw_key(w, "identifiers");
 	jw_array_begin(w);
 	char ident[300];
-	snprintf(ident, sizeof ident, "meter2mqtt_%s", id && *id ? id : node);
+	snprintf(ident, sizeof ident, "meter2mqtt_%s", node);
 	jw_string(w, ident);
 	jw_array_end(w);
 	jw_key(w, "name");
@@ -130,20 +68,62 @@ static void ha_device(struct jw *w, const struct reading *r, const char *node)
 		jw_key(w, "sw_version");
 		jw_string(w, version);
 	}
-	if (id && *id) {
+	if (serial && *serial) {
 		jw_key(w, "serial_number");
-		jw_string(w, id);
+		jw_string(w, serial);
 	}
 	jw_object_end(w);
 }
 
-int ha_config(const struct mm_opts *o, const struct reading *r, const char *param, const char *status_topic,
-              const char *version, struct mm_msg *out)
+/* The Jinja expression of the value in the state payload.  With --json the
+ * payload is the whole reading, which may lack the value: the template
+ * then renders nothing (a number: Home Assistant keeps the last state) or
+ * "None" (text: unknown), never an error. */
+static void value_expr(const struct mm_opts *o, const char *param, char *out, size_t n)
+{
+	if (o->mode == MM_RAW)
+		snprintf(out, n, "value");
+	else if (o->mode == MM_JSON_VALUES)
+		snprintf(out, n, "value_json.value");
+	else
+		snprintf(out, n, "value_json.get('values', {}).get('%s', {}).get('value')", param);
+}
+
+static void value_template(const struct mm_opts *o, const struct ha_class *c, const char *param, char *out, size_t n)
+{
+	char v[200];
+	value_expr(o, param, v, sizeof v);
+	const char *cut = c->numeric || c->options ? "" : "[:" HA_STATE_MAX_TEXT "]";
+	if (o->mode != MM_JSON_READING) {
+		if (*cut)
+			snprintf(out, n, "{{ (%s ~ '')%s }}", v, cut);
+		else if (o->mode == MM_JSON_VALUES)
+			snprintf(out, n, "{{ %s }}", v);
+		else
+			out[0] = '\0';
+		return;
+	}
+	char expr[64];
+	snprintf(expr, sizeof expr, *cut ? "(e.value ~ '')%s" : "e.value%s", cut);
+	snprintf(out, n,
+	         "{%% set e = value_json.get('values', {}).get('%s') %%}"
+	         "{{ %s if e is not mapping or 'value' not in e else %s }}",
+	         param, c->numeric ? "''" : "'None'", expr);
+}
+
+static void key_string(struct jw *w, const char *key, const char *value)
+{
+	jw_key(w, key);
+	jw_string(w, value);
+}
+
+int ha_config(const struct mm_opts *o, const struct ha_settings *s, const struct reading *r, const char *param,
+              struct mm_msg *out)
 {
 	memset(out, 0, sizeof *out);
-	const json_t *entry = r->values ? json_object_get(r->values, param) : NULL;
-	const json_t *value = json_is_object(entry) ? json_object_get(entry, "value") : NULL;
-	if (!value || json_is_null(value) || json_is_array(value) || json_is_object(value))
+	const struct jv *entry = jv_get(r->values, param);
+	const struct jv *value = jv_get(entry, "value");
+	if (!value || value->type == JV_NULL || value->type == JV_ARRAY || value->type == JV_OBJECT)
 		return 0;
 	if (!mm_param_valid(param, &(const char *){ NULL }) || !plain_name(param))
 		return 0;
@@ -157,7 +137,7 @@ int ha_config(const struct mm_opts *o, const struct reading *r, const char *para
 	snprintf(uid, sizeof uid, "%s_%s", node, object);
 
 	struct ha_class c;
-	ha_classify(reading_string(entry, "unit"), param, json_is_number(value), &c);
+	ha_classify(param, reading_string(entry, "unit"), value->type == JV_NUMBER, &c);
 	char *name = humanize(param);
 	char *state = mm_topic(o->prefix, r->type, r->device, o->mode == MM_JSON_READING ? NULL : param);
 	if (!name || !state) {
@@ -169,46 +149,48 @@ int ha_config(const struct mm_opts *o, const struct reading *r, const char *para
 	struct jw w;
 	jw_init(&w);
 	jw_object_begin(&w);
-	jw_key(&w, "name");
-	jw_string(&w, name);
-	jw_key(&w, "unique_id");
-	jw_string(&w, uid);
-	jw_key(&w, "state_topic");
-	jw_string(&w, state);
-	if (o->mode != MM_RAW) {
-		char tmpl[200];
-		if (o->mode == MM_JSON_VALUES)
-			snprintf(tmpl, sizeof tmpl, "{{ value_json.value }}");
-		else
-			snprintf(tmpl, sizeof tmpl, "{{ value_json['values']['%s']['value'] }}", param);
-		jw_key(&w, "value_template");
-		jw_string(&w, tmpl);
+	key_string(&w, "name", name);
+	key_string(&w, "unique_id", uid);
+	key_string(&w, "state_topic", state);
+	char tmpl[600];
+	value_template(o, &c, param, tmpl, sizeof tmpl);
+	if (tmpl[0])
+		key_string(&w, "value_template", tmpl);
+	if (c.long_text) {
+		/* The whole text, as an attribute of the entity. */
+		char v[200];
+		value_expr(o, param, v, sizeof v);
+		snprintf(tmpl, sizeof tmpl, "{{ {'text': %s} | tojson }}", v);
+		key_string(&w, "json_attributes_topic", state);
+		key_string(&w, "json_attributes_template", tmpl);
 	}
-	if (status_topic) {
-		jw_key(&w, "availability_topic");
-		jw_string(&w, status_topic);
+	if (s->status_topic)
+		key_string(&w, "availability_topic", s->status_topic);
+	if (s->expire_after > 0) {
+		jw_key(&w, "expire_after");
+		jw_int(&w, s->expire_after);
 	}
-	if (c.unit) {
-		jw_key(&w, "unit_of_measurement");
-		jw_string(&w, c.unit);
+	if (c.unit)
+		key_string(&w, "unit_of_measurement", c.unit);
+	if (c.device_class)
+		key_string(&w, "device_class", c.device_class);
+	if (c.state_class)
+		key_string(&w, "state_class", c.state_class);
+	if (c.options) {
+		jw_key(&w, "options");
+		jw_array_begin(&w);
+		for (const char *const *opt = c.options; *opt; opt++)
+			jw_string(&w, *opt);
+		jw_array_end(&w);
 	}
-	if (c.device_class) {
-		jw_key(&w, "device_class");
-		jw_string(&w, c.device_class);
-	}
-	if (c.state_class) {
-		jw_key(&w, "state_class");
-		jw_string(&w, c.state_class);
-	}
+	if (c.diagnostic)
+		key_string(&w, "entity_category", "diagnostic");
 	ha_device(&w, r, node);
 	jw_key(&w, "origin");
 	jw_object_begin(&w);
-	jw_key(&w, "name");
-	jw_string(&w, "meter2mqtt");
-	if (version) {
-		jw_key(&w, "sw");
-		jw_string(&w, version);
-	}
+	key_string(&w, "name", "meter2mqtt");
+	if (s->version)
+		key_string(&w, "sw", s->version);
 	jw_object_end(&w);
 	jw_object_end(&w);
 	free(name);
@@ -270,16 +252,13 @@ static bool ha_keep(struct ha_registry *h, const char *key, size_t key_len, stru
 	return true;
 }
 
-void ha_announce(struct ha_registry *h, const struct mm_opts *o, const struct reading *r, const char *own_type,
-                 const char *own_device, const char *status_topic, const char *version, ha_emit_fn *emit,
-                 void *arg)
+void ha_announce(struct ha_registry *h, const struct mm_opts *o, const struct ha_settings *s,
+                 const struct reading *r, ha_emit_fn *emit, void *arg)
 {
 	if (!r->values)
 		return;
-	bool own = strcmp(r->type, own_type) == 0 && strcmp(r->device, own_device) == 0;
-	const char *param;
-	json_t *entry;
-	json_object_foreach(r->values, param, entry) {
+	for (size_t i = 0; i < r->values->n; i++) {
+		const char *param = r->values->m[i].key;
 		char key[512];
 		int kn = snprintf(key, sizeof key, "%s%c%s%c%s", r->type, 0, r->device, 0, param);
 		if (kn < 0 || (size_t)kn >= sizeof key || ha_find(h, key, (size_t)kn))
@@ -291,7 +270,7 @@ void ha_announce(struct ha_registry *h, const struct mm_opts *o, const struct re
 			return;
 		}
 		struct mm_msg config;
-		if (ha_config(o, r, param, own ? status_topic : NULL, version, &config) <= 0)
+		if (ha_config(o, s, r, param, &config) <= 0)
 			continue;
 		if (!ha_keep(h, key, (size_t)kn, &config))
 			return;

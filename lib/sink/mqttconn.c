@@ -5,135 +5,27 @@
 #include <mqtt_protocol.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "base/err.h"
 #include "base/util.h"
 
-/* Messages handed to libmosquitto and not yet acknowledged, at most. */
-#define WINDOW 256
-/* A reading's acknowledgements come in a few bursts as the broker gets to
- * them: read them together, this long after the reading was sent. */
-#define ACK_BATCH_MS 20
+/* QoS 1/2 messages in flight under MQTT 3.1.1 unless max_inflight says
+ * otherwise: libmosquitto's and mosquitto's default.  A 3.1.1 broker that
+ * gets more refuses them in a way its client cannot see. */
+#define INFLIGHT_V311 20
+#define INFLIGHT_MAX 65535
+/* PUBCOMP's "packet identifier not found": the broker lost the session
+ * the message was in (an MQTT 5 session ends with its connection), and
+ * cannot say whether it had released it.  Sent again: maybe twice, never
+ * lost. */
+#define RC_PACKET_ID_NOT_FOUND 0x92
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
-
-/* ---- the broker socket's I/O, batched ----
- *
- * libmosquitto 2.0 reads a packet's fixed header a byte at a time (three
- * read(2) calls for every PUBACK, then one that fails with EAGAIN to learn
- * that there is no more), writes every packet with a write(2) of its own,
- * and writes a byte for each into a socket pair that only its loop thread
- * would read (mqttpub has none, so nobody drains it, and once it is full
- * those writes fail).  For one reading of 35 values that is some 175
- * system calls.  Without changing the library: mqttpub routes read(2),
- * write(2) and socketpair(2) through mc_read, mc_write and mc_socketpair
- * (src/mqttpub.c), which leave every other descriptor alone.  On the
- * broker's socket a read takes what is there into a buffer the library's
- * small reads are served from, and writes gather until mqttconn returns to
- * the caller's loop, then leave in one write(2): one batch of packets per
- * reading.  The socket pair is never made: libmosquitto then only warns
- * that publishes "may be delayed", which concerns its loop thread. */
-static struct {
-	int fd;                 /* the broker's socket, -1 before connect */
-	char in[16384];
-	size_t in_pos, in_len;
-	bool drained;           /* the last read emptied the socket */
-	char *out;
-	size_t out_len, out_cap;
-	bool making_client;     /* in mosquitto_new: no socket pair */
-} io = { .fd = -1 };
-
-/* Gathered bytes beyond this stop mc_pump, as a full socket would. */
-#define IO_OUT_HIGH 65536
-
-static void io_reset(void)
-{
-	io.fd = -1;
-	io.in_pos = io.in_len = io.out_len = 0;
-	io.drained = false;
-}
-
-ssize_t mc_read(int fd, void *buf, size_t n)
-{
-	if (fd != io.fd || fd < 0)
-		return syscall(SYS_read, fd, buf, n);
-	if (io.in_pos == io.in_len) {
-		if (io.drained) {
-			errno = EAGAIN; /* the kernel would say so: poll tells when not */
-			return -1;
-		}
-		ssize_t r = syscall(SYS_read, fd, io.in, sizeof io.in);
-		if (r < 0 && errno == EAGAIN)
-			io.drained = true;
-		if (r <= 0)
-			return r;
-		io.in_pos = 0;
-		io.in_len = (size_t)r;
-		io.drained = io.in_len < sizeof io.in;
-	}
-	size_t k = io.in_len - io.in_pos < n ? io.in_len - io.in_pos : n;
-	memcpy(buf, io.in + io.in_pos, k);
-	io.in_pos += k;
-	return (ssize_t)k;
-}
-
-ssize_t mc_write(int fd, const void *buf, size_t n)
-{
-	if (fd != io.fd || fd < 0)
-		return syscall(SYS_write, fd, buf, n);
-	if (io.out_cap - io.out_len < n) {
-		size_t cap = io.out_cap ? io.out_cap : 8192;
-		while (cap - io.out_len < n)
-			cap *= 2;
-		char *p = realloc(io.out, cap);
-		if (!p) {
-			errno = ENOMEM;
-			return -1;
-		}
-		io.out = p;
-		io.out_cap = cap;
-	}
-	memcpy(io.out + io.out_len, buf, n);
-	io.out_len += n;
-	return (ssize_t)n;
-}
-
-int mc_socketpair(int domain, int type, int protocol, int sv[2])
-{
-	if (io.making_client) {
-		errno = EMFILE;
-		return -1;
-	}
-	return (int)syscall(SYS_socketpair, domain, type, protocol, sv);
-}
-
-/* Sends what was gathered, as far as the socket takes it.  Returns 0, or
- * -1 with errno when the connection is gone. */
-static int io_flush(void)
-{
-	size_t off = 0;
-	while (off < io.out_len) {
-		ssize_t w = send(io.fd, io.out + off, io.out_len - off, MSG_NOSIGNAL);
-		if (w > 0)
-			off += (size_t)w;
-		else if (w < 0 && errno == EINTR)
-			continue;
-		else if (w < 0 && errno == EAGAIN)
-			break; /* the rest when poll says POLLOUT */
-		else
-			return -1;
-	}
-	memmove(io.out, io.out + off, io.out_len - off);
-	io.out_len -= off;
-	return 0;
-}
 
 void mc_lib_init(void) { mosquitto_lib_init(); }
 void mc_lib_cleanup(void) { mosquitto_lib_cleanup(); }
@@ -144,10 +36,20 @@ static const char *host_of(const struct mqttconn *c) { return c->s->host; }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *props)
 {
-	(void)m, (void)flags, (void)props;
+	(void)m;
 	struct mqttconn *c = obj;
 	c->cb_connack = true;
 	c->cb_connack_rc = rc;
+	/* Accepted without our session (a broker restarted without keeping
+	 * it): it would answer the PUBREL libmosquitto now sends again for a
+	 * message it took but never released as if all were well.  So every
+	 * unacknowledged message goes out anew, and at once, before an
+	 * answer to those can be taken for its acknowledgement: at least
+	 * once, never lost.  (Nothing is in flight on a first connection.) */
+	if (rc == 0 && !(flags & 1))
+		queue_unsend_all(c->q);
+	uint16_t rm = 0;
+	c->cb_receive_max = mosquitto_property_read_int16(props, MQTT_PROP_RECEIVE_MAXIMUM, &rm, false) ? rm : 0;
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
@@ -171,11 +73,26 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 		c->online_mid = -1;
 		return;
 	}
-	if (queue_ack(c->q, mid) && reason >= 128) {
-		/* MQTT 5: the broker took it and said no (not authorized,
-		 * quota); sending it again would not help. */
-		c->rejected++;
-		logmsg(LOG_WARN, "broker refused a message: %s", mosquitto_reason_string(reason));
+	if (reason < 0x80) {
+		if (queue_ack(c->q, mid)) {
+			c->hold_ms = BACKOFF_FIRST_MS;
+			c->refusal_warned = false;
+		}
+		return;
+	}
+	if (reason == RC_PACKET_ID_NOT_FOUND) {
+		struct qmsg *msg = queue_find(c->q, mid);
+		if (msg)
+			queue_requeue(c->q, msg);
+		return;
+	}
+	/* MQTT 5: the broker said no (quota, not authorized, ...): the
+	 * message is not delivered; it goes out again after a pause. */
+	struct qmsg *msg = queue_find(c->q, mid);
+	if (msg) {
+		queue_requeue(c->q, msg);
+		c->refusals++;
+		c->cb_refused = reason;
 	}
 }
 
@@ -206,6 +123,34 @@ static int no_key_password(char *buf, int size, int rwflag, void *userdata)
 	return 0; /* never prompt on a terminal: an encrypted key fails */
 }
 
+int mqtt_client_setup(struct mosquitto *m, const struct mqtt_settings *s, const char **what)
+{
+	int rc;
+#define STEP(call, name)                                  \
+	do {                                              \
+		if ((rc = (call)) != MOSQ_ERR_SUCCESS) {  \
+			*what = name;                     \
+			return rc;                        \
+		}                                         \
+	} while (0)
+	STEP(mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, s->protocol), "MQTT protocol");
+	if (s->username)
+		STEP(mosquitto_username_pw_set(m, s->username, s->password), "user name");
+	if (s->tls) {
+		if (s->cafile || s->capath)
+			STEP(mosquitto_tls_set(m, s->cafile, s->capath, s->cert, s->key, no_key_password), "TLS files");
+		else
+			STEP(mosquitto_int_option(m, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "system CA store");
+		if (s->insecure || s->tls_version)
+			STEP(mosquitto_tls_opts_set(m, s->insecure ? 0 : 1, s->tls_version, NULL), "TLS options");
+		if (s->insecure)
+			STEP(mosquitto_tls_insecure_set(m, true), "TLS options");
+	}
+#undef STEP
+	*what = NULL;
+	return MOSQ_ERR_SUCCESS;
+}
+
 _Noreturn static void fatal(const struct mqttconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fatal(const struct mqttconn *c, const char *fmt, ...)
 {
@@ -214,6 +159,8 @@ static void fatal(const struct mqttconn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (c->q->count && c->spool_dir)
+		die(EXIT_RUNTIME, "%s (%zu queued messages kept in the spool %s)", msg, c->q->count, c->spool_dir);
 	if (c->q->count)
 		die(EXIT_RUNTIME, "%s (%zu queued messages lost)", msg, c->q->count);
 	die(EXIT_RUNTIME, "%s", msg);
@@ -225,33 +172,31 @@ static void setup_or_die(const struct mqttconn *c, int rc, const char *what)
 		fatal(c, "%s: %s", what, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 }
 
-static struct mosquitto *new_client(struct mqttconn *c)
+/* The window before CONNACK says more: under MQTT 5 libmosquitto lowers
+ * it to the broker's receive maximum itself. */
+static int configured_window(const struct mqtt_settings *s)
+{
+	if (s->max_inflight)
+		return s->max_inflight;
+	return s->protocol == MQTT_V5 ? INFLIGHT_MAX : INFLIGHT_V311;
+}
+
+static struct mosquitto *new_client(struct mqttconn *c, bool clean)
 {
 	const struct mqtt_settings *s = c->s;
-	io.making_client = true;
-	struct mosquitto *m = mosquitto_new(c->client_id, true, c);
-	io.making_client = false;
+	struct mosquitto *m = mosquitto_new(c->client_id, clean, c);
 	if (!m)
 		fatal(c, "cannot create an MQTT client: %s", strerror(errno));
-	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, s->protocol), "MQTT protocol");
-	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, WINDOW), "send maximum");
+	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, configured_window(s)), "send maximum");
 	/* A reading is complete when it is written: no waiting for more. */
 	setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY");
-	if (s->username)
-		setup_or_die(c, mosquitto_username_pw_set(m, s->username, s->password), "user name");
-	if (s->tls) {
-		if (s->cafile || s->capath)
-			setup_or_die(c, mosquitto_tls_set(m, s->cafile, s->capath, s->cert, s->key, no_key_password),
-			             "TLS files");
-		else
-			setup_or_die(c, mosquitto_int_option(m, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "system CA store");
-		if (s->insecure || s->tls_version)
-			setup_or_die(c, mosquitto_tls_opts_set(m, s->insecure ? 0 : 1, s->tls_version, NULL),
-			             "TLS options");
-		if (s->insecure)
-			setup_or_die(c, mosquitto_tls_insecure_set(m, true), "TLS options");
-	}
-	setup_or_die(c, mosquitto_will_set(m, c->status_topic, 7, "offline", 1, true), "will");
+	const char *what = NULL;
+	int rc = mqtt_client_setup(m, s, &what);
+	setup_or_die(c, rc, what);
+	/* The connection that only clears the old session leaves no will:
+	 * its end is no news. */
+	if (!c->cleaning)
+		setup_or_die(c, mosquitto_will_set(m, c->status_topic, 7, "offline", 1, true), "will");
 	mosquitto_connect_v5_callback_set(m, on_connect);
 	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
 	mosquitto_publish_v5_callback_set(m, on_publish);
@@ -265,7 +210,6 @@ static void drop_client(struct mqttconn *c)
 	if (c->mosq)
 		mosquitto_destroy(c->mosq);
 	c->mosq = NULL;
-	io_reset();
 	/* libmosquitto's copies died with it; ours go out again, in order. */
 	queue_unsend_all(c->q);
 	c->online_mid = c->offline_mid = -1;
@@ -273,7 +217,10 @@ static void drop_client(struct mqttconn *c)
 
 static void schedule_retry(struct mqttconn *c, const char *why)
 {
-	drop_client(c);
+	/* A resumable session keeps libmosquitto's client and what it has
+	 * in flight: the handshakes go on where they stopped. */
+	if (!(c->persistent && c->session_ready))
+		drop_client(c);
 	if (!c->warned_down)
 		warnx("broker %s:%d: %s; retrying (every %d s at most)", host_of(c), c->s->port, why,
 		      BACKOFF_MAX_MS / 1000);
@@ -287,15 +234,19 @@ static void schedule_retry(struct mqttconn *c, const char *why)
 
 static void connect_attempt(struct mqttconn *c)
 {
-	drop_client(c);
-	c->mosq = new_client(c);
 	c->lib_error[0] = '\0';
 	c->cb_connack = c->cb_lost = false;
 	errno = 0;
-	int rc = mosquitto_connect_bind_async(c->mosq, host_of(c), c->s->port, c->s->keepalive, NULL);
+	int rc;
+	if (c->mosq && c->persistent && c->session_ready) {
+		rc = mosquitto_reconnect_async(c->mosq);
+	} else {
+		drop_client(c);
+		c->cleaning = c->persistent && !c->session_ready;
+		c->mosq = new_client(c, !(c->persistent && c->session_ready));
+		rc = mosquitto_connect_bind_async(c->mosq, host_of(c), c->s->port, c->s->keepalive, NULL);
+	}
 	if (rc == MOSQ_ERR_SUCCESS) {
-		io_reset();
-		io.fd = mosquitto_socket(c->mosq);
 		c->state = MC_CONNECTING;
 		c->connack_deadline_ms = mono_ms() + (int64_t)c->s->keepalive * 1000;
 		return;
@@ -326,9 +277,31 @@ static bool connack_retryable(const struct mqttconn *c, int rc)
 	return rc == CONNACK_REFUSED_SERVER_UNAVAILABLE;
 }
 
+/* The first connection of a run, with a clean session, has cleared what
+ * an earlier run left at the broker (QoS 2 ids awaiting their release
+ * would swallow our new messages with the same ids): now the session
+ * that is kept. */
+static void session_cleared(struct mqttconn *c)
+{
+	mosquitto_disconnect(c->mosq);
+	for (int i = 0; i < 10 && mosquitto_want_write(c->mosq); i++)
+		mosquitto_loop_write(c->mosq, 1);
+	drop_client(c);
+	c->session_ready = true;
+	c->cleaning = false;
+	connect_attempt(c);
+}
+
 static void on_connected(struct mqttconn *c)
 {
 	c->state = MC_CONNECTED;
+	c->window = configured_window(c->s);
+	if (c->s->protocol == MQTT_V5) {
+		int broker = c->cb_receive_max ? c->cb_receive_max : INFLIGHT_MAX;
+		if (broker < c->window)
+			c->window = broker;
+	}
+	logmsg(LOG_DEBUG, "broker %s:%d: at most %d messages in flight", host_of(c), c->s->port, c->window);
 	/* libmosquitto formats a log line (malloc, vsnprintf) for every
 	 * packet while a log callback is set: a tenth of mqttpub's CPU at
 	 * full speed.  Its errors matter only during the handshake. */
@@ -352,10 +325,17 @@ static void handle_connack(struct mqttconn *c)
 	c->cb_connack = false;
 	int rc = c->cb_connack_rc;
 	if (rc == 0) {
-		on_connected(c);
+		if (c->cleaning)
+			session_cleared(c);
+		else
+			on_connected(c);
 		return;
 	}
-	const char *text = c->s->protocol == MQTT_V5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc);
+	bool v5 = c->s->protocol == MQTT_V5;
+	if (rc == (v5 ? MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION : CONNACK_REFUSED_PROTOCOL_VERSION))
+		fatal(c, "broker %s:%d does not speak MQTT %s: try --protocol %s (protocol: %s under mqtt: in config.yaml)",
+		      host_of(c), c->s->port, v5 ? "5" : "3.1.1", v5 ? "311" : "5", v5 ? "311" : "5");
+	const char *text = v5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc);
 	if (connack_retryable(c, rc)) {
 		schedule_retry(c, text);
 		return;
@@ -378,24 +358,6 @@ static void connection_lost(struct mqttconn *c, int rc)
 	schedule_retry(c, why);
 }
 
-/* The library reads at most as many packets as it has messages in flight
- * per call; what is left in our buffer no poll would announce. */
-static int read_all(struct mqttconn *c)
-{
-	int rc;
-	do
-		rc = mosquitto_loop_read(c->mosq, 1);
-	while (rc == MOSQ_ERR_SUCCESS && c->mosq && io.in_pos < io.in_len);
-	return rc;
-}
-
-/* Sends what the library wrote meanwhile; the end of every entry point. */
-static void io_done(struct mqttconn *c)
-{
-	if (c->mosq && io.out_len && io_flush() < 0)
-		connection_lost(c, MOSQ_ERR_ERRNO);
-}
-
 /* ---- the caller's loop ---- */
 
 void mc_init(struct mqttconn *c, const struct mqtt_settings *s, struct queue *q)
@@ -404,7 +366,12 @@ void mc_init(struct mqttconn *c, const struct mqtt_settings *s, struct queue *q)
 	c->s = s;
 	c->q = q;
 	c->state = MC_IDLE;
-	c->backoff_ms = BACKOFF_FIRST_MS;
+	c->backoff_ms = c->hold_ms = BACKOFF_FIRST_MS;
+	/* An MQTT 5 session ends with its connection here (libmosquitto
+	 * 2.0.11 asks for a session expiry only in a blocking connect), and
+	 * a broker answers a resent PUBREL it no longer knows with success:
+	 * under 5 every unacknowledged message is sent anew instead. */
+	c->persistent = s->qos > 0 && s->protocol == MQTT_V311;
 	c->online_mid = c->offline_mid = -1;
 }
 
@@ -427,23 +394,14 @@ void mc_tick(struct mqttconn *c, int64_t now)
 		if (rc != MOSQ_ERR_SUCCESS || c->cb_lost)
 			connection_lost(c, rc);
 	}
-	io_done(c);
-}
-
-/* Acknowledgements can wait a little while nothing waits for them: no
- * message queued behind a full window, no handshake.  One wake-up then
- * takes a reading's 35 PUBACKs instead of one per burst. */
-static bool acks_can_wait(const struct mqttconn *c, int64_t now)
-{
-	return c->state == MC_CONNECTED && now < c->acks_at && !c->q->next_unsent;
 }
 
 bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
 {
 	if (!c->mosq || c->state < MC_CONNECTING || mosquitto_socket(c->mosq) < 0)
 		return false;
-	*p = (struct pollfd){ mosquitto_socket(c->mosq), acks_can_wait(c, mono_ms()) ? 0 : POLLIN, 0 };
-	if (mosquitto_want_write(c->mosq) || io.out_len)
+	*p = (struct pollfd){ mosquitto_socket(c->mosq), POLLIN, 0 };
+	if (mosquitto_want_write(c->mosq))
 		p->events |= POLLOUT;
 	return true;
 }
@@ -453,13 +411,9 @@ void mc_io(struct mqttconn *c, short revents)
 	if (!c->mosq)
 		return;
 	int rc = MOSQ_ERR_SUCCESS;
-	if (revents & (POLLIN | POLLERR | POLLHUP)) {
-		io.drained = false;
-		rc = read_all(c);
-	}
-	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && io.out_len && io_flush() < 0)
-		rc = MOSQ_ERR_ERRNO;
-	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq && mosquitto_want_write(c->mosq))
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		rc = mosquitto_loop_read(c->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq)
 		rc = mosquitto_loop_write(c->mosq, 1);
 	if (c->cb_connack)
 		handle_connack(c); /* a refusal ends here */
@@ -474,12 +428,21 @@ void mc_io(struct mqttconn *c, short revents)
 	}
 	if (rc != MOSQ_ERR_SUCCESS || c->cb_lost)
 		connection_lost(c, rc);
+	if (c->cb_refused) {
+		/* Not before a pause: a broker over its quota needs time. */
+		if (!c->refusal_warned)
+			warnx("broker %s:%d refused a message: %s; sending it again in %d s", host_of(c), c->s->port,
+			      mosquitto_reason_string(c->cb_refused), c->hold_ms / 1000);
+		c->refusal_warned = true;
+		c->cb_refused = 0;
+		c->hold_until_ms = mono_ms() + c->hold_ms;
+		c->hold_ms = c->hold_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->hold_ms * 2;
+	}
 	if (c->cb_birth) {
 		c->cb_birth = false;
 		if (c->on_birth)
 			c->on_birth(c->arg);
 	}
-	io_done(c);
 }
 
 int64_t mc_wake(const struct mqttconn *c, int64_t now)
@@ -491,9 +454,15 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 		wake = c->connack_deadline_ms;
 	if (c->state >= MC_CONNECTING && now + (int64_t)c->s->keepalive * 1000 / 4 < wake)
 		wake = now + (int64_t)c->s->keepalive * 1000 / 4;
-	if (acks_can_wait(c, now) && c->acks_at < wake)
-		wake = c->acks_at;
+	if (c->state == MC_CONNECTED && c->q->next_unsent && c->hold_until_ms > now && c->hold_until_ms < wake)
+		wake = c->hold_until_ms;
 	return wake;
+}
+
+static void cork(const struct mqttconn *c, bool on)
+{
+	int v = on;
+	setsockopt(mosquitto_socket(c->mosq), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
 }
 
 /* Hands queued messages to libmosquitto: in order, a window at a time,
@@ -501,11 +470,16 @@ int64_t mc_wake(const struct mqttconn *c, int64_t now)
 static void pump_window(struct mqttconn *c)
 {
 	struct qmsg *m;
-	while (c->state == MC_CONNECTED && (m = queue_next_unsent(c->q)) && c->q->in_flight < WINDOW) {
-		if (mosquitto_want_write(c->mosq) || io.out_len >= IO_OUT_HIGH)
+	if (c->hold_until_ms && mono_ms() < c->hold_until_ms)
+		return;
+	c->hold_until_ms = 0;
+	while (c->state == MC_CONNECTED && (m = queue_next_unsent(c->q)) && c->q->in_flight < (size_t)c->window) {
+		if (mosquitto_want_write(c->mosq))
 			return;
 		int mid = 0;
-		int rc = mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos, m->retain);
+		/* An empty retained message deletes the retained value. */
+		bool retain = m->retain && m->payload_len > 0;
+		int rc = mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos, retain);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			if (c->s->qos == 0)
 				queue_remove(c->q, m);
@@ -526,39 +500,34 @@ static void pump_window(struct mqttconn *c)
 
 void mc_pump(struct mqttconn *c)
 {
-	size_t before = c->q->in_flight;
+	/* A backlog goes out in full segments, not one per message. */
+	bool corked = false;
+	struct queue *q = c->q;
+	if (c->state == MC_CONNECTED && q->next_unsent && q->next_unsent->next && q->in_flight < (size_t)c->window) {
+		cork(c, true);
+		corked = true;
+	}
 	pump_window(c);
-	if (c->q->in_flight > before)
-		c->acks_at = mono_ms() + ACK_BATCH_MS;
-	io_done(c); /* all of them in one write */
+	if (corked && c->mosq)
+		cork(c, false);
 }
 
 void mc_goodbye(struct mqttconn *c, int64_t deadline)
 {
 	if (c->state != MC_CONNECTED)
 		return;
-	c->offline_acked = false;
-	if (mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
+	c->offline_acked = c->stay_online;
+	if (!c->stay_online && mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
 		return;
 	while (!c->offline_acked && mono_ms() < deadline && c->mosq) {
-		if (io.out_len && io_flush() < 0)
-			return;
-		bool out = mosquitto_want_write(c->mosq) || io.out_len;
-		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (out ? POLLOUT : 0), 0 };
+		struct pollfd p = { mosquitto_socket(c->mosq), POLLIN | (mosquitto_want_write(c->mosq) ? POLLOUT : 0), 0 };
 		if (p.fd < 0 || poll(&p, 1, (int)(deadline - mono_ms())) < 0)
 			break;
-		io.drained = false;
-		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && read_all(c) != MOSQ_ERR_SUCCESS)
+		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && mosquitto_loop_read(c->mosq, 1) != MOSQ_ERR_SUCCESS)
 			return;
-		if ((p.revents & POLLOUT) && mosquitto_want_write(c->mosq) &&
-		    mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
+		if ((p.revents & POLLOUT) && mosquitto_loop_write(c->mosq, 1) != MOSQ_ERR_SUCCESS)
 			return;
 	}
-	/* libmosquitto closes the socket as soon as it has written DISCONNECT:
-	 * that write must reach the kernel at once. */
-	if (io.out_len && io_flush() < 0)
-		return;
-	io_reset();
 	mosquitto_disconnect(c->mosq);
 	for (int i = 0; i < 10 && c->mosq && mosquitto_want_write(c->mosq); i++)
 		mosquitto_loop_write(c->mosq, 1);

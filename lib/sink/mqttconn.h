@@ -6,16 +6,40 @@
  * to the library, in order, a window at a time.  A message leaves the
  * queue when the broker has acknowledged it (QoS 1 and 2), or when it is
  * handed over (QoS 0).  The status topic is the will ("offline"), gets
- * "online" on every connect, and "offline" from mc_goodbye. */
+ * "online" on every connect, and "offline" from mc_goodbye.
+ *
+ * In flight (handed over, not yet acknowledged) are at most as many QoS
+ * 1/2 messages as the broker takes: its receive maximum under MQTT 5, 20
+ * under 3.1.1 (mosquitto's default; a 3.1.1 broker cannot say, and one
+ * that gets more refuses them silently), or max_inflight.  A publish the
+ * broker refuses (reason code 0x80 or more) goes back into the queue and
+ * is sent again after a pause (1 s, doubling to 30 s), never counted as
+ * delivered.  A message with an empty payload is never sent retained (it
+ * would delete the retained value).
+ *
+ * QoS 1 and 2 under MQTT 3.1.1 use a session that outlives a lost
+ * connection: the first connection of a run clears whatever an earlier run
+ * left at the broker, and later ones resume it, so that libmosquitto
+ * completes each QoS 2 handshake where it stopped (exactly once, also
+ * across a broker restart when the broker keeps its sessions).  A broker
+ * that accepts us without the session has forgotten what it had taken and
+ * not released: every unacknowledged message is sent anew (at least once).
+ * Under MQTT 5 every unacknowledged message is sent anew after a lost
+ * connection: at least once. */
 #ifndef M2M_MQTTCONN_H
 #define M2M_MQTTCONN_H
 
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "sink/mqttset.h"
+
+struct mosquitto;
+/* What every client of ours sets on a new libmosquitto client: protocol
+ * version, user name and password, TLS.  A MOSQ_ERR code; *what names
+ * the step that failed. */
+int mqtt_client_setup(struct mosquitto *m, const struct mqtt_settings *s, const char **what);
 #include "sink/queue.h"
 
 struct mosquitto;
@@ -31,6 +55,7 @@ struct mqttconn {
 	const struct mqtt_settings *s;
 	struct queue *q;
 	const char *client_id, *status_topic;
+	const char *spool_dir; /* where what is queued is kept, or NULL */
 	const char *subscribe; /* a topic to subscribe to (Home Assistant's status), or NULL */
 	/* Called after each CONNACK that accepts us, and when a message
 	 * "online" arrives on the subscribed topic. */
@@ -43,24 +68,24 @@ struct mqttconn {
 	int64_t next_attempt_ms, connack_deadline_ms;
 	int backoff_ms;
 	bool warned_down; /* "broker unreachable" said once per outage */
-	unsigned long rejected; /* messages the broker or the library refused for good */
+	unsigned long rejected; /* messages the library refused for good (too large) */
+	unsigned long refusals; /* publishes the broker refused (each sent again) */
+	int window;       /* in flight at most, on this connection */
+	bool persistent;  /* QoS 1/2: a session kept across reconnects */
+	bool session_ready; /* the broker's old session is cleared; ours resumes */
+	bool cleaning;    /* this connection only clears the old session */
+	int64_t hold_until_ms; /* after a refusal: nothing sent before this */
+	int hold_ms;
+	bool refusal_warned;
 
 	/* Set by libmosquitto's callbacks, acted upon in the loop. */
 	bool cb_connack, cb_lost, cb_birth;
-	int cb_connack_rc;
+	int cb_connack_rc, cb_receive_max, cb_refused;
 	int online_mid, offline_mid;
 	bool offline_acked;
-	int64_t acks_at; /* read acknowledgements from then on (see mc_pollfd) */
+	bool stay_online; /* mc_goodbye leaves the status as it is */
 	char lib_error[256];
 };
-
-/* read(2), write(2) and socketpair(2) as libmosquitto should see them:
- * the program that uses mqttconn defines those three to call these (see
- * mqttconn.c for why).  Every descriptor but the broker's socket goes
- * straight to the kernel. */
-ssize_t mc_read(int fd, void *buf, size_t n);
-ssize_t mc_write(int fd, const void *buf, size_t n);
-int mc_socketpair(int domain, int type, int protocol, int sv[2]);
 
 void mc_lib_init(void);
 void mc_lib_cleanup(void);
@@ -78,7 +103,7 @@ void mc_io(struct mqttconn *c, short revents);
 void mc_pump(struct mqttconn *c);
 /* When mc_tick next has something to do (monotonic ms). */
 int64_t mc_wake(const struct mqttconn *c, int64_t now);
-/* Publishes "offline", waits for its acknowledgement until deadline, and
+/* Publishes "offline" (unless stay_online), waits for its acknowledgement until deadline, and
  * disconnects, so that the broker drops the will. */
 void mc_goodbye(struct mqttconn *c, int64_t deadline);
 void mc_free(struct mqttconn *c);

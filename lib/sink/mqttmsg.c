@@ -1,10 +1,10 @@
 #include "sink/mqttmsg.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "line/jsonw.h"
 #include "line/reading.h"
 
@@ -100,200 +100,41 @@ char *mm_topic(const char *prefix, const char *type, const char *device, const c
 
 /* ---- values ---- */
 
-/* Writes "%.*e" text (d.ddde+XX) as a plain decimal. */
-static int plain_decimal(const char *e_text, char *out, size_t outlen)
-{
-	char digits[24] = { '0' };
-	int nd = 0;
-	const char *p = e_text;
-	bool neg = *p == '-';
-	if (neg)
-		p++;
-	for (; *p && *p != 'e'; p++)
-		if (*p >= '0' && *p <= '9' && nd < (int)sizeof digits)
-			digits[nd++] = *p;
-	int exp10 = *p == 'e' ? atoi(p + 1) : 0;
-	if (nd == 0)
-		nd = 1; /* no digit at all cannot come from %e; "0" then */
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	int point = exp10 + 1; /* digits before the decimal point */
-	if (point > 25 || point < -25)
-		return snprintf(out, outlen, "%s", e_text); /* valid JSON as it is */
-	char buf[80];
-	size_t o = 0;
-	if (neg)
-		buf[o++] = '-';
-	if (point <= 0) {
-		buf[o++] = '0';
-		buf[o++] = '.';
-		for (int i = 0; i < -point; i++)
-			buf[o++] = '0';
-		for (int i = 0; i < nd; i++)
-			buf[o++] = digits[i];
-	} else if (point >= nd) {
-		for (int i = 0; i < nd; i++)
-			buf[o++] = digits[i];
-		for (int i = nd; i < point; i++)
-			buf[o++] = '0';
-		buf[o++] = '.';
-		buf[o++] = '0';
-	} else {
-		for (int i = 0; i < point; i++)
-			buf[o++] = digits[i];
-		buf[o++] = '.';
-		for (int i = point; i < nd; i++)
-			buf[o++] = digits[i];
-	}
-	if (o >= outlen)
-		o = outlen - 1;
-	memcpy(out, buf, o);
-	out[o] = '\0';
-	return (int)o;
-}
-
-/* Writes v (>= 0) in decimal at the end of buf; returns where it starts. */
-static char *utoa_end(unsigned long long v, char *end)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
-}
-
-static int integer_text(long long v, char *out, size_t outlen)
-{
-	char buf[24];
-	char *p = utoa_end(v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, buf + sizeof buf);
-	if (v < 0)
-		*--p = '-';
-	size_t n = (size_t)(buf + sizeof buf - p);
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return (int)n;
-}
-
-/* The common case without printf: d is c / 10^k for an integer c of at
- * most 15 digits and the fewest k.  c / 10^k is one correctly rounded
- * division of two exact doubles, so it equals d exactly when the text
- * "c with k decimals" reads back as d (strtod rounds correctly too); the
- * fewest decimals is the shortest such text, and with at most 15 digits it
- * is the one the slow path below finds.  Returns -1 when d needs more. */
-static int short_decimal(double d, char *out, size_t outlen)
-{
-	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
-	                                1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
-	bool neg = signbit(d);
-	double a = neg ? -d : d;
-	if (!(a < 1e15))
-		return -1;
-	for (int k = 0; k < 16; k++) {
-		double m = a * pow10[k];
-		if (m >= 1e15)
-			return -1;
-		double c = nearbyint(m);
-		if (c / pow10[k] != a)
-			continue;
-		char buf[40];
-		char *end = buf + sizeof buf, *p = end;
-		unsigned long long ci = (unsigned long long)c;
-		if (k == 0) {
-			*--p = '0';
-			*--p = '.';
-			p = utoa_end(ci, p);
-		} else {
-			for (int i = 0; i < k; i++) {
-				*--p = (char)('0' + ci % 10);
-				ci /= 10;
-			}
-			*--p = '.';
-			p = utoa_end(ci, p);
-		}
-		if (neg)
-			*--p = '-';
-		size_t n = (size_t)(end - p);
-		if (n >= outlen)
-			return -1;
-		memcpy(out, p, n);
-		out[n] = '\0';
-		return (int)n;
-	}
-	return -1;
-}
-
-int mm_number_text(const json_t *num, char *out, size_t outlen)
-{
-	if (json_is_integer(num))
-		return integer_text(json_integer_value(num), out, outlen);
-	double d = json_real_value(num);
-	int n = short_decimal(d, out, outlen);
-	if (n >= 0)
-		return n;
-	/* The shortest text that reads back as the same double; the reader's
-	 * own text is one of those that do, and no shorter one exists when it
-	 * has at most 15 significant digits (DBL_DIG). */
-	char e_text[40];
-	/* 15 digits first: when they read back, the trailing zeros that
-	 * plain_decimal drops leave that shortest text (15-digit decimals
-	 * are further apart than doubles), in one try for every meter. */
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(e_text, sizeof e_text, "%.*e", prec - 1, d);
-		if (strtod(e_text, NULL) == d)
-			break;
-	}
-	return plain_decimal(e_text, out, outlen);
-}
-
-/* Writes v as JSON into w, numbers as mm_number_text.  Returns false when
- * it is nested deeper than MM_VALUE_DEPTH. */
-static bool write_json(struct jw *w, const json_t *v, int depth)
+/* Writes v as JSON into w, numbers with their text from the line.
+ * Returns false when it is nested deeper than MM_VALUE_DEPTH. */
+static bool write_json(struct jw *w, const struct jv *v, int depth)
 {
 	if (depth > MM_VALUE_DEPTH)
 		return false;
-	char num[64];
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		const char *key;
-		json_t *member;
-		jw_object_begin(w);
-		json_object_foreach((json_t *)v, key, member) {
-			jw_key(w, key);
-			if (!write_json(w, member, depth + 1))
+	switch (v->type) {
+	case JV_OBJECT:
+	case JV_ARRAY:
+		if (v->type == JV_OBJECT)
+			jw_object_begin(w);
+		else
+			jw_array_begin(w);
+		for (size_t i = 0; i < v->n; i++) {
+			if (v->m[i].key)
+				jw_key(w, v->m[i].key);
+			if (!write_json(w, &v->m[i].v, depth + 1))
 				return false;
 		}
-		jw_object_end(w);
+		if (v->type == JV_OBJECT)
+			jw_object_end(w);
+		else
+			jw_array_end(w);
 		return true;
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *item;
-		jw_array_begin(w);
-		json_array_foreach(v, i, item) {
-			if (!write_json(w, item, depth + 1))
-				return false;
-		}
-		jw_array_end(w);
+	case JV_STRING:
+		jw_stringn(w, v->s, v->n);
 		return true;
-	}
-	case JSON_STRING:
-		jw_stringn(w, json_string_value(v), json_string_length(v));
+	case JV_NUMBER:
+		jw_raw_value(w, v->s, v->n);
 		return true;
-	case JSON_INTEGER:
-	case JSON_REAL: {
-		int n = mm_number_text(v, num, sizeof num);
-		jw_raw_value(w, num, (size_t)n);
+	case JV_TRUE:
+	case JV_FALSE:
+		jw_bool(w, v->type == JV_TRUE);
 		return true;
-	}
-	case JSON_TRUE:
-		jw_bool(w, true);
-		return true;
-	case JSON_FALSE:
-		jw_bool(w, false);
-		return true;
-	case JSON_NULL:
+	case JV_NULL:
 		jw_null(w);
 		return true;
 	}
@@ -310,29 +151,25 @@ static char *dup_bytes(const char *s, size_t n)
 	return p;
 }
 
-char *mm_value_payload(const json_t *v, size_t *len, const char **why)
+char *mm_value_payload(const struct jv *v, size_t *len, const char **why)
 {
-	char num[64];
 	*why = "out of memory";
-	switch (json_typeof(v)) {
-	case JSON_NULL:
+	switch (v->type) {
+	case JV_NULL:
 		*why = "null";
 		return NULL;
-	case JSON_STRING:
-		*len = json_string_length(v);
-		return dup_bytes(json_string_value(v), *len);
-	case JSON_INTEGER:
-	case JSON_REAL:
-		*len = (size_t)mm_number_text(v, num, sizeof num);
-		return dup_bytes(num, *len);
-	case JSON_TRUE:
+	case JV_STRING:
+	case JV_NUMBER:
+		*len = v->n;
+		return dup_bytes(v->s, v->n);
+	case JV_TRUE:
 		*len = 4;
 		return dup_bytes("true", 4);
-	case JSON_FALSE:
+	case JV_FALSE:
 		*len = 5;
 		return dup_bytes("false", 5);
-	case JSON_OBJECT:
-	case JSON_ARRAY: {
+	case JV_OBJECT:
+	case JV_ARRAY: {
 		struct jw w;
 		jw_init(&w);
 		if (!write_json(&w, v, 1)) {
@@ -345,8 +182,6 @@ char *mm_value_payload(const json_t *v, size_t *len, const char **why)
 	}
 	return NULL;
 }
-
-/* ---- parsing ---- */
 
 /* ---- value messages ---- */
 
@@ -368,15 +203,16 @@ bool mm_param_valid(const char *param, const char **why)
 {
 	if (!topic_level_valid(param, strlen(param), why))
 		return false;
-	if (strcmp(param, "status") == 0) {
-		*why = "named \"status\", which would overwrite the status topic";
+	if (strcmp(param, "status") == 0 || strcmp(param, "health") == 0) {
+		*why = param[0] == 's' ? "named \"status\", which would overwrite the status topic"
+		                       : "named \"health\", which would overwrite the health topic";
 		return false;
 	}
 	return true;
 }
 
-static char *json_values_payload(const struct reading *r, const json_t *entry, const json_t *value, size_t *len,
-                                 const char **why)
+static char *json_values_payload(const struct reading *r, const struct jv *entry, const struct jv *value,
+                                 size_t *len, const char **why)
 {
 	struct jw w;
 	jw_init(&w);
@@ -423,20 +259,20 @@ int mm_build(const struct mm_opts *o, const struct reading *r, const char *line,
 	if (!r->values)
 		return 0;
 	int added = 0;
-	const char *param;
-	json_t *entry;
-	json_object_foreach(r->values, param, entry) {
+	for (size_t i = 0; i < r->values->n; i++) {
+		const char *param = r->values->m[i].key;
+		const struct jv *entry = &r->values->m[i].v;
 		const char *why;
 		if (!mm_param_valid(param, &why)) {
 			problem(res, param, why);
 			continue;
 		}
-		const json_t *value = json_is_object(entry) ? json_object_get(entry, "value") : NULL;
+		const struct jv *value = jv_get(entry, "value");
 		if (!value) {
 			problem(res, param, "no \"value\"");
 			continue;
 		}
-		if (json_is_null(value)) {
+		if (value->type == JV_NULL) {
 			res->nulls++;
 			continue;
 		}

@@ -5,19 +5,13 @@
  * built as <prefix>/<type>/<device>/<param> and every level is checked, so
  * a line can never make mqttpub publish to a wrong topic.
  *
- * Numbers: jansson keeps a number as a long long or a double, not as its
- * text.  Integers come back exactly; one beyond 64 bits, which jansson
- * refuses, is read as a string of its exact digits (mm_parse quotes it).
- * A number with a fraction is written
- * with the shortest text that reads back as the same double: the digits the
- * reader wrote for any value of up to 15 significant digits (every meter),
- * never 2.3399999 for 2.34; trailing zeros after the point are dropped down
- * to one digit (1.500 -> 1.5, 5.000 -> 5.0), so a decimal stays a decimal.
+ * Numbers are published with their text from the line (line/reading.h),
+ * byte for byte: 0.070 stays 0.070, 1e3 stays 1e3, integers of any
+ * length stay exact.
  * With MM_JSON_READING the line itself is the payload, byte for byte. */
 #ifndef M2M_MQTTMSG_H
 #define M2M_MQTTMSG_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -86,15 +80,11 @@ bool mm_param_valid(const char *param, const char **why);
  * '$' (reserved for the broker). */
 bool mm_prefix_valid(const char *s, const char **why);
 
-/* The number's text as described at the top.  out needs 40 bytes.
- * Returns the length. */
-int mm_number_text(const json_t *num, char *out, size_t outlen);
-
 /* The payload of one value (raw mode): number text, a string as-is,
  * true/false, arrays and objects as compact JSON.  Returns a malloc'd
  * buffer and its length, or NULL for null, too deep or out of memory
  * (why says which). */
-char *mm_value_payload(const json_t *v, size_t *len, const char **why);
+char *mm_value_payload(const struct jv *v, size_t *len, const char **why);
 
 void mm_list_init(struct mm_list *l);
 /* Frees the messages (the list stays usable). */

@@ -62,6 +62,7 @@ int queue_push(struct queue *q, const char *topic, size_t topic_len, const char 
 		return -1;
 	memset(m, 0, sizeof *m);
 	m->retain = retain;
+	m->seq = q->next_seq++;
 	m->topic_len = topic_len;
 	m->payload_len = payload_len;
 	memcpy(m->data, topic, topic_len);
@@ -79,6 +80,7 @@ int queue_push(struct queue *q, const char *topic, size_t topic_len, const char 
 	if (!q->next_unsent)
 		q->next_unsent = m;
 	q->count++;
+	q->pushed++;
 	q->bytes += size;
 	return 0;
 }
@@ -90,26 +92,44 @@ void queue_mark_sent(struct queue *q, struct qmsg *m, int mid)
 	m->in_flight = true;
 	m->mid = mid;
 	q->in_flight++;
-	if (q->next_unsent == m)
-		q->next_unsent = m->next;
+	while (q->next_unsent && q->next_unsent->in_flight)
+		q->next_unsent = q->next_unsent->next;
+}
+
+struct qmsg *queue_find(struct queue *q, int mid)
+{
+	/* In-flight messages are among the oldest, acknowledged mostly in
+	 * order: the search ends near the head, after the last of them. */
+	size_t seen = 0;
+	for (struct qmsg *m = q->head; m && seen < q->in_flight; m = m->next) {
+		if (!m->in_flight)
+			continue;
+		if (m->mid == mid)
+			return m;
+		seen++;
+	}
+	return NULL;
 }
 
 bool queue_ack(struct queue *q, int mid)
 {
-	/* In-flight messages are the oldest ones, acknowledged mostly in
-	 * order: the search ends near the head. */
-	for (struct qmsg *m = q->head; m && m->in_flight; m = m->next) {
-		if (m->mid == mid) {
-			queue_remove(q, m);
-			return true;
-		}
-	}
-	return false;
+	struct qmsg *m = queue_find(q, mid);
+	if (m)
+		queue_remove(q, m);
+	return m != NULL;
+}
+
+void queue_requeue(struct queue *q, struct qmsg *m)
+{
+	m->in_flight = false;
+	q->in_flight--;
+	if (!q->next_unsent || m->seq < q->next_unsent->seq)
+		q->next_unsent = m;
 }
 
 void queue_unsend_all(struct queue *q)
 {
-	for (struct qmsg *m = q->head; m && m->in_flight; m = m->next)
+	for (struct qmsg *m = q->head; m; m = m->next)
 		m->in_flight = false;
 	q->in_flight = 0;
 	q->next_unsent = q->head;

@@ -4,16 +4,20 @@
  * library in order, only while connected, a window at a time; a message
  * leaves the queue when the broker acknowledges it (QoS 1 and 2) or when
  * it has been handed over (QoS 0).  After a lost connection everything
- * handed over but unacknowledged is sent again, in order.  When full, the
- * oldest message is dropped and counted. */
+ * handed over but unacknowledged is sent again, in order; so is a message
+ * the broker refused.  When full, the oldest message is dropped and
+ * counted. */
 #ifndef M2M_QUEUE_H
 #define M2M_QUEUE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct qmsg {
 	struct qmsg *prev, *next;
+	uint64_t seq;     /* order of arrival */
+	uint64_t spool_pos; /* where its record starts in the spool (sink/spool.h) */
 	int mid;          /* the library's message id while in flight */
 	bool in_flight;
 	bool retain;
@@ -29,6 +33,8 @@ struct queue {
 	size_t in_flight;
 	size_t max_count, max_bytes;
 	unsigned long dropped;     /* dropped because the queue was full */
+	uint64_t next_seq;
+	unsigned long pushed;      /* taken in all (for counters: pushed - dropped - count left) */
 };
 
 void queue_init(struct queue *q, size_t max_count, size_t max_bytes);
@@ -45,8 +51,13 @@ bool queue_full(const struct queue *q, size_t msg_size);
 /* The next message to hand over, or NULL. */
 struct qmsg *queue_next_unsent(struct queue *q);
 void queue_mark_sent(struct queue *q, struct qmsg *m, int mid);
+/* The in-flight message with that id, or NULL. */
+struct qmsg *queue_find(struct queue *q, int mid);
 /* Removes the in-flight message with that id; false when unknown. */
 bool queue_ack(struct queue *q, int mid);
+/* An in-flight message the broker refused: unsent again, in its place
+ * (it goes out before every younger one). */
+void queue_requeue(struct queue *q, struct qmsg *m);
 void queue_remove(struct queue *q, struct qmsg *m);
 /* After a lost connection: every message is unsent again. */
 void queue_unsend_all(struct queue *q);

@@ -13,17 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/files.h"
+#include "base/text.h"
 #include "base/util.h"
-
-uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 /* ---- building text ---- */
 
@@ -91,14 +83,18 @@ static void sb_comment_text(struct sbuf *b, const char *s)
 
 /* ---- the service ---- */
 
-/* The lines that send a script's stderr to the devices' shared log (the
- * fifo of the SVC_LOG service, up from the script's directory by `up`).
- * Opened read-write: a writer never meets a fifo without a reader, so a
+/* The lines that send a script's stderr to the shared log (the fifo of
+ * the SVC_LOG service, up from the script's directory by `up`).  Opened
+ * read-write: a writer never meets a fifo without a reader, so a
  * restarting logger costs no SIGPIPE, only a wait once 64 KiB are queued.
  * Until the log service has made its fifo, <> would make a plain file:
- * the script fails instead, and the supervisor tries again a second later. */
-static void sb_to_shared_log(struct sbuf *b, const char *up)
+ * the script fails instead, and the supervisor tries again a second later.
+ * Without a shared log (logging: dir "-"), stderr stays the supervisor's
+ * own (under systemd, the journal). */
+static void sb_to_shared_log(struct sbuf *b, const struct svc_spec *sp, const char *up)
 {
+	if (!sp->shared_log)
+		return;
 	sb_str(b, "[ -p ");
 	sb_str(b, up);
 	sb_str(b, SVC_LOG "/fifo ] || { echo 'waiting for ");
@@ -118,15 +114,18 @@ static void sb_exec_with_env(struct sbuf *b, enum supervisor sup, const char *en
 	sb_str(b, "\n");
 }
 
+/* What the run script is and where it comes from. */
 static void sb_header(struct sbuf *b, const struct svc_spec *sp)
 {
-	sb_str(b, "#!/bin/sh\n# meter2mqtt device ");
+	bool device = sp->reader_argv != NULL;
+	sb_str(b, device ? "#!/bin/sh\n# meter2mqtt device " : "#!/bin/sh\n# meter2mqtt service ");
 	sb_comment_text(b, sp->id);
-	sb_str(b, " (type ");
+	sb_str(b, device ? " (type " : " (");
 	sb_comment_text(b, sp->type);
 	sb_str(b, ") from ");
 	sb_comment_text(b, sp->source);
-	sb_str(b, ".\n# Written by mtrcfg(1): edit the device file, not this one.\n");
+	sb_str(b, device ? ".\n# Written by mtrcfg(1): edit the device file, not this one.\n"
+	                 : ".\n# Written by mtrcfg(1): edit config.yaml, not this one.\n");
 }
 
 static char *sb_done(struct sbuf *b)
@@ -138,15 +137,29 @@ static char *sb_done(struct sbuf *b)
 	return b->s;
 }
 
+/* A gateway-wide service (a sink): one program, its secrets from ./env,
+ * its output with its messages. */
+static char *sink_run_script(const struct svc_spec *sp)
+{
+	struct sbuf b = { 0 };
+	sb_header(&b, sp);
+	sb_to_shared_log(&b, sp, "../");
+	sb_str(&b, "exec >&2\n");
+	sb_exec_with_env(&b, sp->sup, "./env", sp->pub_argv);
+	return sb_done(&b);
+}
+
 /* run: the reader.  Its stdout is the supervisor's pipe to log/run. */
 static char *run_script(const struct svc_spec *sp)
 {
+	if (!sp->reader_argv)
+		return sink_run_script(sp);
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
 	sb_str(&b, "# The reader: the supervisor pipes its readings to log/run (mqttpub) and\n"
 	           "# holds that pipe across restarts of either side.  Secrets come from\n"
 	           "# ./env, never from a command line.\n");
-	sb_to_shared_log(&b, "../");
+	sb_to_shared_log(&b, sp, "../");
 	sb_exec_with_env(&b, sp->sup, "./env", sp->reader_argv);
 	return sb_done(&b);
 }
@@ -157,17 +170,17 @@ static char *log_script(const struct svc_spec *sp)
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
 	sb_str(&b, "# The publisher: reads the readings ../run writes (the supervisor's pipe).\n");
-	sb_to_shared_log(&b, "../../");
+	sb_to_shared_log(&b, sp, "../../");
 	sb_exec_with_env(&b, sp->sup, "../env", sp->pub_argv);
 	return sb_done(&b);
 }
 
-/* The shared log's run: makes the fifo every device writes to, and reads
+/* The shared log's run: makes the fifo every service writes to, and reads
  * it into one logger.  Lines name their device: prog[device]: ... */
 static char *shared_log_script(enum supervisor sup, const char *log_dir)
 {
 	struct sbuf b = { 0 };
-	sb_str(&b, "#!/bin/sh\n# The log of every meter2mqtt device in this scan directory: their\n"
+	sb_str(&b, "#!/bin/sh\n# The log of every meter2mqtt service in this scan directory: their\n"
 	           "# programs write to ./fifo, each line tagged prog[device].\n"
 	           "# Written by mtrcfg(1).\nexec 2>&1\nmkdir -p -m 0750 ");
 	sb_quote(&b, log_dir);
@@ -197,13 +210,13 @@ static char *env_value(const char *v)
 
 static void checksum(struct svc *s)
 {
-	uint64_t h = fnv1a(FNV_INIT, s->id, strlen(s->id) + 1);
+	uint64_t h = fnv1a64(FNV1A64_INIT, s->id, strlen(s->id) + 1);
 	for (size_t i = 0; i < s->n; i++) {
-		h = fnv1a(h, s->files[i].path, strlen(s->files[i].path) + 1);
-		h = fnv1a(h, &s->files[i].mode, sizeof s->files[i].mode);
-		h = fnv1a(h, s->files[i].content, strlen(s->files[i].content) + 1);
+		h = fnv1a64(h, s->files[i].path, strlen(s->files[i].path) + 1);
+		h = fnv1a64(h, &s->files[i].mode, sizeof s->files[i].mode);
+		h = fnv1a64(h, s->files[i].content, strlen(s->files[i].content) + 1);
 	}
-	s->checksum = s->log_dir ? fnv1a(h, s->log_dir, strlen(s->log_dir) + 1) : h;
+	s->checksum = s->log_dir ? fnv1a64(h, s->log_dir, strlen(s->log_dir) + 1) : h;
 }
 
 int svc_generate(const struct svc_spec *sp, struct svc *out)
@@ -211,12 +224,21 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 	memset(out, 0, sizeof *out);
 	out->id = strdup(sp->id);
 	int r = add_file(out, "run", run_script(sp), 0755);
-	r |= add_file(out, "log/run", log_script(sp), 0755);
+	if (sp->reader_argv)
+		r |= add_file(out, "log/run", log_script(sp), 0755);
 	r |= add_file(out, "env/METER2MQTT_LOG_TAG", env_value(sp->id), 0600);
 	if (sp->password)
 		r |= add_file(out, "env/MQTT_PASSWORD", env_value(sp->password), 0600);
 	if (sp->log_level)
 		r |= add_file(out, "env/METER2MQTT_LOG_LEVEL", env_value(sp->log_level), 0600);
+	if (sp->p1_key)
+		r |= add_file(out, "env/P1_KEY", env_value(sp->p1_key), 0600);
+	if (sp->p1_auth_key)
+		r |= add_file(out, "env/P1_AUTH_KEY", env_value(sp->p1_auth_key), 0600);
+	if (sp->influx_password)
+		r |= add_file(out, "env/INFLUX_PASSWORD", env_value(sp->influx_password), 0600);
+	if (sp->influx_token)
+		r |= add_file(out, "env/INFLUX_TOKEN", env_value(sp->influx_token), 0600);
 	if (r || !out->id) {
 		svc_free(out);
 		return -1;
@@ -269,18 +291,11 @@ static int write_at(int dirfd, const char *path, const char *content, mode_t mod
 	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -1;
-	size_t len = strlen(content), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, content + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		off += (size_t)w;
+	if (write_all(fd, content, strlen(content), -1) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
 	}
 	/* The umask must not widen or narrow what we mean: 0600 stays 0600. */
 	if (fchmod(fd, mode) < 0 || close(fd) < 0)
@@ -461,8 +476,26 @@ static void svc_restart(int dirfd, enum supervisor sup)
 	svc_control(dirfd, ".", "u");
 }
 
+/* Whether the service gains or loses its log/ (a sink made before the
+ * shared log had a logger of its own): the supervisor looks for one only
+ * when it starts supervising a directory. */
+static bool log_shape_changed(int scanfd, const struct svc *s)
+{
+	char path[160];
+	snprintf(path, sizeof path, "%s/log/run", s->id);
+	bool had = faccessat(scanfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return had != (file_content(s, "log/run") != NULL);
+}
+
 int svc_update(int scanfd, const struct svc *s, enum supervisor sup, char *err, size_t errlen)
 {
+	if (log_shape_changed(scanfd, s)) {
+		if (svc_remove(scanfd, s->id, sup, 3000, err, errlen) < 0 || svc_install(scanfd, s, err, errlen) < 0)
+			return -1;
+		if (sup == SUP_S6)
+			s6_scan(scanfd, false);
+		return 0;
+	}
 	int dirfd = openat(scanfd, s->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0)
 		return errf(err, errlen, "%s: open", s->id);

@@ -39,12 +39,19 @@ struct svc {
 	char *log_dir;      /* the shared log's directory; NULL for a device */
 };
 
+/* A device's service runs its reader (run) piped into its publisher
+ * (log/run); a gateway-wide one (a sink: reader_argv NULL) runs pub_argv
+ * alone. */
 struct svc_spec {
 	const char *id, *type, *source;
 	enum supervisor sup;
 	char *const *reader_argv;  /* absolute program path first */
 	char *const *pub_argv;     /* likewise */
+	const char *influx_password, *influx_token; /* a sink's secrets */
+	bool shared_log;           /* stderr into SVC_LOG's fifo; false: the supervisor's */
 	const char *password;      /* NULL: none */
+	const char *p1_key;        /* an encrypted meter's keys, NULL: none */
+	const char *p1_auth_key;
 	const char *log_level;     /* NULL: none */
 };
 
@@ -61,11 +68,6 @@ int svc_generate(const struct svc_spec *spec, struct svc *out);
 /* The shared log service SVC_LOG, writing into log_dir. */
 int svc_generate_log(enum supervisor sup, const char *log_dir, struct svc *out);
 void svc_free(struct svc *s);
-
-/* 64-bit FNV-1a, for checksums of generated text (not a security boundary:
- * it only tells "same as last time"). */
-uint64_t fnv1a(uint64_t h, const void *data, size_t n);
-#define FNV_INIT 0xcbf29ce484222325ULL
 
 /* What the scan directory holds for id. */
 struct svc_state {

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "svc/config.h"
+#include "svc/devconf.h"
+#include "base/files.h"
 #include "svc/svcdir.h"
 
 /* Undoes sh_quote by POSIX rules: '...' literal, \' outside quotes. */

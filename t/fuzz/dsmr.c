@@ -10,6 +10,7 @@
 
 #include "meter/dsmr.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
 #include "base/util.h"
 
 static struct dsmr_framer framer;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "line/jsonw.h"
+#include "line/decimal.h"
 #include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -20,7 +20,10 @@
 
 #include "base/err.h"
 #include "line/jsonw.h"
+#include "line/frame.h"
+#include "line/decimal.h"
 #include "meter/port.h"
+#include "base/text.h"
 #include "base/util.h"
 
 static size_t slurp(char **out)
