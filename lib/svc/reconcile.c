@@ -5,11 +5,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -172,7 +174,8 @@ static long expire_after_s(const struct device_conf *c)
 	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
 }
 
-/* mqttpub's command line for one device (never the password). */
+/* mqttpub's command line for one device, or with type NULL for the
+ * gateway's shared one (client id suffix id; never the password). */
 static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
                        const char *id, long expire_after, const char *spool)
 {
@@ -180,8 +183,10 @@ static char **pub_argv(const struct base_conf *b, const char *config_path, const
 	argv_add(&a, mqttpub, NULL);
 	service_broker_args(&a, b, config_path, id, true);
 	/* so that its status topic is right before the first reading */
-	argv_add(&a, "--type", type);
-	argv_add(&a, "--device", id);
+	if (type) {
+		argv_add(&a, "--type", type);
+		argv_add(&a, "--device", id);
+	}
 	/* the sinks take the whole reading from PREFIX/TYPE/DEVICE */
 	if (b->influx.present || b->http.present)
 		argv_add(&a, "--reading", NULL);
@@ -670,6 +675,45 @@ static void sync_sinks(struct pass *p)
 	}
 }
 
+/* publisher: shared: one mqttpub for the gateway (SVC_PUB), reading every
+ * device's FIFO (mqttpub(1), fan-in), installed before the devices that
+ * write into it.  Home Assistant's expire_after is the longest any device
+ * asks for: no entity goes unavailable sooner than under its own mqttpub. */
+static void sync_shared_publisher(struct pass *p, const char *mqttpub)
+{
+	long expire = 0;
+	for (size_t i = 0; i < p->n_devs; i++)
+		if (p->devs[i].valid && expire_after_s(&p->devs[i].conf) > expire)
+			expire = expire_after_s(&p->devs[i].conf);
+	char *statedir = device_state_dir(p, SVC_PUB);
+	char **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, NULL, "pub", expire, statedir);
+	free(statedir);
+	struct svc_spec spec = { .id = SVC_PUB,
+		                 .type = "mqttpub",
+		                 .source = p->env->config_path,
+		                 .sup = p->env->sup,
+		                 .pub_argv = pargv,
+		                 .shared_log = p->shared_log,
+		                 .fan_in = true,
+		                 .password = p->base.mqtt.password,
+		                 .log_level = p->base.log_level };
+	struct svc s;
+	if (!pargv || svc_generate(&spec, &s) < 0) {
+		warnx("%s: out of memory", SVC_PUB);
+		p->failures++;
+		argv_free(pargv);
+		return;
+	}
+	struct svc_state st;
+	svc_read_state(p->scanfd, SVC_PUB, &st);
+	bool changes = !st.exists || (st.generated && st.checksum != s.checksum);
+	bool good = !changes || mqttpub_ok(p, pargv);
+	if (apply_service(p, &s, &st, good, "service", "mqttpub") && p->env->sup == SUP_S6)
+		s6_scan(p->scanfd, false);
+	svc_free(&s);
+	argv_free(pargv);
+}
+
 static void sync_services(struct pass *p)
 {
 	const char *pp = p->base.mqttpub;
@@ -679,16 +723,21 @@ static void sync_services(struct pass *p)
 		p->errors++;
 		return;
 	}
-	bool checked_pub = false, pub_good = true, started = false;
+	bool checked_pub = false, pub_good = true, started = false, shared = p->base.shared_publisher;
+	if (shared)
+		sync_shared_publisher(p, mqttpub);
 	for (size_t i = 0; i < p->n_devs; i++) {
 		struct dev *dv = &p->devs[i];
 		if (!dv->valid)
 			continue;
-		char *statedir = device_state_dir(p, dv->id);
+		char *statedir = shared ? NULL : device_state_dir(p, dv->id);
 		char **rargv = reader_argv(dv, false),
-		     **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
-		                        expire_after_s(&dv->conf), statedir);
+		     **pargv = shared ? NULL
+		                      : pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
+		                                 expire_after_s(&dv->conf), statedir);
 		free(statedir);
+		/* Under the shared publisher the reader alone: the broker's
+		 * password is the publisher's. */
 		struct svc_spec spec = { .id = dv->id,
 			                 .type = dv->conf.type,
 			                 .source = dv->file,
@@ -696,16 +745,17 @@ static void sync_services(struct pass *p)
 			                 .reader_argv = rargv,
 			                 .pub_argv = pargv,
 			                 .shared_log = p->shared_log,
-			                 .password = p->base.mqtt.password,
+			                 .fan_in = shared,
+			                 .password = shared ? NULL : p->base.mqtt.password,
 			                 .p1_key = dv->key,
 			                 .p1_auth_key = dv->auth_key,
 			                 .log_level = p->base.log_level };
 		struct svc s;
-		if (rargv && pargv && svc_generate(&spec, &s) == 0) {
+		if (rargv && (pargv || shared) && svc_generate(&spec, &s) == 0) {
 			s.validated = dv->vkey;
 			const struct svc_state *st = &dv->state;
 			bool changes = !st->exists || (st->generated && st->checksum != s.checksum);
-			if (changes && !checked_pub) {
+			if (changes && !checked_pub && !shared) {
 				pub_good = mqttpub_ok(p, pargv);
 				checked_pub = true;
 			}
@@ -750,7 +800,8 @@ static void remove_stale(struct pass *p)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || device_file_present(p, e->d_name) || sink_configured(p, e->d_name) ||
-		    (p->shared_log && !strcmp(e->d_name, SVC_LOG)))
+		    (p->shared_log && !strcmp(e->d_name, SVC_LOG)) ||
+		    (p->base.shared_publisher && !strcmp(e->d_name, SVC_PUB)))
 			continue;
 		struct svc_state st;
 		svc_read_state(p->scanfd, e->d_name, &st);
@@ -768,6 +819,25 @@ static void remove_stale(struct pass *p)
 		}
 	}
 	strv_free(&gone);
+}
+
+/* Under the shared publisher: the FIFO of a device that is gone (its
+ * service stopped above) is removed, and the publisher, told by inotify,
+ * reads its last lines and says the device offline. */
+static void remove_stale_fifos(struct pass *p)
+{
+	int fd = openat(p->scanfd, SVC_PUB_IN, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && !device_file_present(p, e->d_name) && unlinkat(fd, e->d_name, 0) < 0)
+			warn_errno("%s/%s/%s: cannot remove", p->env->scan_dir, SVC_PUB_IN, e->d_name);
+	closedir(d);
 }
 
 static void pass_free(struct pass *p)
@@ -808,6 +878,8 @@ int reconcile(struct reconcile_env *e, int scanfd, bool check_only)
 			sync_services(&p);
 			sync_sinks(&p);
 			remove_stale(&p);
+			if (p.base.shared_publisher)
+				remove_stale_fifos(&p);
 		}
 	} else if (!check_only) {
 		warnx("%s is invalid: every service is left as it is", e->config_path);

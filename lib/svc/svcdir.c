@@ -137,15 +137,46 @@ static char *sb_done(struct sbuf *b)
 	return b->s;
 }
 
-/* A gateway-wide service (a sink): one program, its secrets from ./env,
- * its output with its messages. */
+/* A gateway-wide service (a sink, or the shared publisher): one program,
+ * its secrets from ./env, its output with its messages.  The shared
+ * publisher's stdin is the directory of the devices' FIFOs (mqttpub(1),
+ * fan-in), made here: the devices wait for it. */
 static char *sink_run_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
 	sb_to_shared_log(&b, sp, "../");
 	sb_str(&b, "exec >&2\n");
+	if (sp->fan_in)
+		sb_str(&b, "# The gateway's one publisher: every device's reader writes into its\n"
+		           "# FIFO in ./in, and mqttpub reads them all (its stdin is ./in).\n"
+		           "mkdir -p -m 0700 in || exit 1\nexec <in\n");
 	sb_exec_with_env(&b, sp->sup, "./env", sp->pub_argv);
+	return sb_done(&b);
+}
+
+/* run of a device under the shared publisher: the reader, its stdout its
+ * FIFO in SVC_PUB_IN, opened read-write: it never blocks in open nor gets
+ * SIGPIPE while the publisher restarts, and what it writes meanwhile
+ * waits in the FIFO.  The id is [A-Za-z0-9_-]: nothing to quote. */
+static char *fan_in_run_script(const struct svc_spec *sp)
+{
+	struct sbuf b = { 0 };
+	sb_header(&b, sp);
+	sb_str(&b, "# The reader, into the gateway's one publisher (publisher: shared in\n"
+	           "# config.yaml).  Secrets come from ./env, never from a command line.\n");
+	sb_to_shared_log(&b, sp, "../");
+	sb_str(&b, "[ -d ../" SVC_PUB_IN " ] || { echo 'waiting for ../" SVC_PUB_IN "' >&2; exit 1; }\n"
+	           "[ -p ../" SVC_PUB_IN "/");
+	sb_str(&b, sp->id);
+	sb_str(&b, " ] || mkfifo -m 0600 ../" SVC_PUB_IN "/");
+	sb_str(&b, sp->id);
+	sb_str(&b, " || exit 1\n");
+	sb_str(&b, sp->sup == SUP_RUNIT ? "exec chpst -e ./env " : "exec s6-envdir ./env ");
+	sb_argv(&b, sp->reader_argv);
+	sb_str(&b, " 1<> ../" SVC_PUB_IN "/");
+	sb_str(&b, sp->id);
+	sb_str(&b, "\n");
 	return sb_done(&b);
 }
 
@@ -154,6 +185,8 @@ static char *run_script(const struct svc_spec *sp)
 {
 	if (!sp->reader_argv)
 		return sink_run_script(sp);
+	if (sp->fan_in)
+		return fan_in_run_script(sp);
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
 	sb_str(&b, "# The reader: the supervisor pipes its readings to log/run (mqttpub) and\n"
@@ -224,7 +257,7 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 	memset(out, 0, sizeof *out);
 	out->id = strdup(sp->id);
 	int r = add_file(out, "run", run_script(sp), 0755);
-	if (sp->reader_argv)
+	if (sp->reader_argv && !sp->fan_in)
 		r |= add_file(out, "log/run", log_script(sp), 0755);
 	r |= add_file(out, "env/METER2MQTT_LOG_TAG", env_value(sp->id), 0600);
 	if (sp->password)

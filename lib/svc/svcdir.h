@@ -19,6 +19,10 @@
 /* The devices' shared log service: not a device id (those have no dot),
  * nor a name a scanner skips (those start with one). */
 #define SVC_LOG "meter2mqtt.log"
+/* The gateway's one publisher (config.yaml's publisher: shared), and the
+ * directory in it of the devices' FIFOs, one named after each device. */
+#define SVC_PUB "meter2mqtt.pub"
+#define SVC_PUB_IN SVC_PUB "/in"
 
 enum supervisor { SUP_RUNIT, SUP_S6 };
 
@@ -49,6 +53,8 @@ struct svc_spec {
 	char *const *pub_argv;     /* likewise */
 	const char *influx_password, *influx_token; /* a sink's secrets */
 	bool shared_log;           /* stderr into SVC_LOG's fifo; false: the supervisor's */
+	bool fan_in;               /* a device: its reader writes into SVC_PUB_IN/<id>, no log/;
+	                              a gateway service: pub_argv reads SVC_PUB_IN (its stdin) */
 	const char *password;      /* NULL: none */
 	const char *p1_key;        /* an encrypted meter's keys, NULL: none */
 	const char *p1_auth_key;
