@@ -437,7 +437,7 @@ static int run(const struct opts *o)
 	dsmr_framer_seven_bit(&framer, o->sp.data_bits == 7);
 	if (o->have_key) {
 		if (dlms_session_init(&dlms, o->key, o->have_auth_key ? o->auth_key : NULL) < 0)
-			die(EXIT_RUNTIME, "libcrypto: cannot make a cipher context");
+			die(EXIT_RUNTIME, "libcrypto: %s", dlms_crypto_why());
 		dsmr_framer_binary(&framer, true);
 		dsmr_framer_init(&inner, o->crc);
 	}
