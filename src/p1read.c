@@ -411,6 +411,12 @@ static size_t push(void *arg, const unsigned char *buf, size_t len)
 	return took;
 }
 
+static bool within(void *arg)
+{
+	(void)arg;
+	return dsmr_framer_within(&framer);
+}
+
 static void lost(void *arg, bool end)
 {
 	(void)arg;
@@ -431,13 +437,13 @@ static int run(const struct opts *o)
 	dsmr_framer_seven_bit(&framer, o->sp.data_bits == 7);
 	if (o->have_key) {
 		if (dlms_session_init(&dlms, o->key, o->have_auth_key ? o->auth_key : NULL) < 0)
-			die(EXIT_RUNTIME, "libcrypto: cannot make a cipher context");
+			die(EXIT_RUNTIME, "libcrypto: %s", dlms_crypto_why());
 		dsmr_framer_binary(&framer, true);
 		dsmr_framer_init(&inner, o->crc);
 	}
 	jw_init(&line);
 	struct read_ctx ctx = { o, INT64_MIN };
-	const struct listen_sink sink = { push, lost, &ctx };
+	const struct listen_sink sink = { push, lost, &ctx, within };
 	listen_loop(&port, &health, o->silence_s, &sink, o->spec);
 	port_close(&port);
 	summary();

@@ -275,6 +275,12 @@ static size_t push(void *arg, const unsigned char *buf, size_t len)
 	return took;
 }
 
+static bool within(void *arg)
+{
+	(void)arg;
+	return sml_framer_within(&framer);
+}
+
 static void lost(void *arg, bool end)
 {
 	(void)arg;
@@ -294,7 +300,7 @@ static int run(const struct opts *o)
 	sml_framer_init(&framer);
 	jw_init(&line);
 	struct read_ctx ctx = { o, INT64_MIN };
-	const struct listen_sink sink = { push, lost, &ctx };
+	const struct listen_sink sink = { push, lost, &ctx, within };
 	listen_loop(&port, &health, o->silence_s, &sink, o->spec);
 	port_close(&port);
 	summary();

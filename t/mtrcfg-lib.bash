@@ -40,7 +40,7 @@ SH
 for a; do [ "$a" = --check ] && exit 0; done
 d=$(dirname "$0")/../out
 printf '%s\n' "$MQTT_PASSWORD" > "$d/password.$$"
-echo "stubpub: reading" >&2
+echo "stubpub[$METER2MQTT_LOG_TAG]: reading" >&2
 while IFS= read -r line; do
 	dev=${line#*\"device\":\"}; dev=${dev%%\"*}
 	printf '%s\n' "$line" > "$d/last.$dev.tmp" && mv "$d/last.$dev.tmp" "$d/last.$dev"

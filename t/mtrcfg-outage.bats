@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # A hot reload by mtrcfg during a broker outage loses no reading: a real
 # s6-svscan, a real mqttpub with its spool under state_dir, a real
-# mosquitto stopped while readings flow, the device's file changed (mtrcfg
-# restarts its pipeline) while the broker is away, the broker started again
-# on the same port.
+# mosquitto stopped while readings flow, the device's file and config.yaml's
+# mqtt: section changed (mtrcfg restarts its reader and its mqttpub) while
+# the broker is away, the broker started again on the same port.
 #
 # What is counted: the device's reader ("counter", below) numbers its
 # readings 1, 2, 3... across restarts and appends each number to
@@ -16,8 +16,9 @@
 # when it is stopped (a telegram half received) is not in the pipe and is
 # gone with the reader (man mqttpub, Spool).  The reader writes one last
 # reading when told to stop, as a reader flushing what it holds would: that
-# line reaches a pipe whose mqttpub has been stopped by the same signal
-# (mqttpub reads on until its input ends, 1 s at most).
+# line reaches the supervisor's pipe, where the next mqttpub finds it (or,
+# when the device is removed, the mqttpub stopped with it: it reads on
+# until its input ends, 1 s at most).
 #
 # Asserted, once the device file is removed and both programs of its
 # pipeline have ended: every number from 1 to the last one produced
@@ -98,7 +99,7 @@ start_subscriber() {
 	track_pid "$SUB_PID"
 }
 
-log_says() { grep -q -- "$1" "$TMP/log/cnt/current"; }
+log_says() { grep -q -- "mqttpub\[cnt\]: .*$1" "$TMP/log/devices/current"; }
 
 @test "mtrcfg, s6: a hot reload during a broker outage loses no reading" {
 	BROKER_PORT=$(free_port)
@@ -124,6 +125,7 @@ log_says() { grep -q -- "$1" "$TMP/log/cnt/current"; }
 	wait_for 100 produced_at_least $((at_outage + 30)) # 3 s of readings queue
 
 	printf 'type: counter\nlabel: second\n' > "$TMP/etc/config.d/cnt.yaml"
+	sed -i 's/retain: false }/retain: false, keepalive: 30 }/' "$TMP/etc/config.yaml"
 	mtrcfg_run -o "$TMP/scan"
 	assert_output "mtrcfg: Reloading device cnt (config changed)"
 	wait_gone "$pid1" 100

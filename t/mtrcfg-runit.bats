@@ -18,7 +18,8 @@ teardown() { supervised_teardown; }
 	[ "$(stat -c %a "$TMP/scan/rmeter/env/MQTT_PASSWORD")" = 600 ]
 	! ps -eo args | grep -v grep | grep -q runit-secret-42
 	[ "$(cat "$TMP"/out/password.*)" = runit-secret-42 ]
-	wait_for 50 grep -q 'stubpub: reading' "$TMP/log/rmeter/current" # stderr reaches svlogd
+	# stderr reaches the devices' one svlogd, the line names the device
+	wait_for 50 grep -qF 'stubpub[rmeter]: reading' "$TMP/log/devices/current"
 
 	printf 'type: fake\nvalue: 6\n' > "$TMP/etc/config.d/rmeter.yaml"
 	run mtrcfg -c "$TMP/etc/config.yaml" -o "$TMP/scan" -s runit

@@ -64,10 +64,13 @@ teardown() { kill_tracked; }
 	[ "$(cat "$i/env/MQTT_PASSWORD")" = mq-secret ]
 	[ "$(cat "$h/env/MQTT_PASSWORD")" = mq-secret ]
 	[ ! -e "$h/env/INFLUX_PASSWORD" ]
-	! grep -q 'in flux\|mq-secret' "$i/run" "$h/run" "$i/log/run" "$TMP/scan/f1/run"
-	grep -q "^exec svlogd -tt '$TMP/log/sink.influxdb'$" "$i/log/run"
+	! grep -q 'in flux\|mq-secret' "$i/run" "$h/run" "$TMP/scan/f1/run" "$TMP/scan/f1/log/run"
+	# no logger of its own: its messages go to the shared log, named
+	grep -qx "exec 2<> ../meter2mqtt.log/fifo" "$i/run"
+	[ "$(cat "$i/env/METER2MQTT_LOG_TAG")" = sink.influxdb ]
+	[ ! -e "$i/log" ]
 	# the device's publisher: QoS and the whole reading for the sinks
-	grep -q "'-q' '2' .*'--reading'" "$TMP/scan/f1/run"
+	grep -q "'-q' '2' .*'--reading'" "$TMP/scan/f1/log/run"
 
 	# unchanged: nothing to do; the http: section gone: its service stops
 	mtrcfg_run -o "$TMP/scan" -s runit

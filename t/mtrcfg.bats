@@ -113,14 +113,23 @@ Y
 	assert_success
 	assert_output "mtrcfg: Started device: f1 (fake)"
 	s=$TMP/scan/f1
-	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2' |" "$s/run"
-	grep -qx "	'$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-i' 'gw-f1' '-q' '2' '--no-retain' '-t' 'home' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1' &" "$s/run"
+	# run execs the reader, log/run execs the publisher: the supervisor's
+	# pipe joins them, and no shell stays behind.
+	grep -qx "exec chpst -e ./env '$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2'" "$s/run"
+	grep -qx "exec chpst -e ../env '$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-i' 'gw-f1' '-q' '2' '--no-retain' '-t' 'home' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1'" "$s/log/run"
+	grep -qx "exec 2<> ../meter2mqtt.log/fifo" "$s/run"
+	grep -qx "exec 2<> ../../meter2mqtt.log/fifo" "$s/log/run"
+	[ "$(cat "$s/env/METER2MQTT_LOG_TAG")" = f1 ]
 	# the device's spool directory, made by mtrcfg
 	[ -d "$TMP/state/f1" ]
 	[ "$(stat -c %a "$TMP/state/f1")" = 700 ]
-	grep -q 'exec chpst -P -e ./env ./run pipeline' "$s/run"
-	grep -qx "exec svlogd -tt '$TMP/log/f1'" "$s/log/run"
-	grep -qx "mkdir -p -m 0750 '$TMP/log/f1' || exit 1" "$s/log/run"
+	# one shared log for every device, in logging.dir/devices
+	l=$TMP/scan/meter2mqtt.log
+	grep -qx "exec svlogd -tt '$TMP/log/devices' <> fifo" "$l/run"
+	grep -qx "mkdir -p -m 0750 '$TMP/log/devices' || exit 1" "$l/run"
+	[ ! -e "$l/log" ] && [ ! -e "$l/env" ]
+	sh -n "$s/log/run"
+	sh -n "$l/run"
 	grep -q '^checksum [0-9a-f]\{16\}$' "$s/.m2m-generated"
 	sh -n "$s/run"
 	before=$(stat -c '%i %Y' "$s/run" "$s/.m2m-generated")
@@ -139,10 +148,10 @@ Y
 	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f3.yaml"
 	mtrcfg_run -o "$TMP/scan" -s runit
 	assert_success
-	grep -q "'--homeassistant' '--expire-after' '60' &$" "$TMP/scan/f1/run"
-	grep -q "'--homeassistant' '--expire-after' '1800' &$" "$TMP/scan/f2/run"
+	grep -q "'--homeassistant' '--expire-after' '60'$" "$TMP/scan/f1/log/run"
+	grep -q "'--homeassistant' '--expire-after' '1800'$" "$TMP/scan/f2/log/run"
 	# no interval known: no expiry
-	grep -q "'--homeassistant' &$" "$TMP/scan/f3/run"
+	grep -q "'--homeassistant'$" "$TMP/scan/f3/log/run"
 }
 
 @test "mtrcfg: the password lives in env/ (0700, file 0600), never in run" {
@@ -155,9 +164,10 @@ Y
 	[ "$(stat -c %a "$s/env/MQTT_PASSWORD")" = 600 ]
 	[ "$(cat "$s/env/MQTT_PASSWORD")" = "pa ss\$(x)'w" ]
 	! grep -q 'pa ss' "$s/run" "$s/log/run" "$s/.m2m-generated"
-	grep -q "'-u' 'meter'" "$s/run"
-	grep -q 'exec s6-setsid -q -g s6-envdir ./env ./run pipeline' "$s/run"
-	grep -q "^exec s6-log -b n10 s1000000 T '$TMP/log/f1'$" "$s/log/run"
+	grep -q "'-u' 'meter'" "$s/log/run"
+	grep -q "^exec s6-envdir ./env '$TMP/etc/types/fake' " "$s/run"
+	grep -q "^exec s6-envdir ../env '$TMP/etc/stubpub' " "$s/log/run"
+	grep -q "^exec s6-log -b n10 s1000000 T '$TMP/log/devices' <> fifo$" "$TMP/scan/meter2mqtt.log/run"
 }
 
 @test "mtrcfg: a directory mtrcfg did not make is never touched" {
@@ -376,6 +386,6 @@ Y
 	mtrcfg_run -o "$TMP/scan" -s runit
 	assert_success
 	grep -q "/p1read' '--device=dsmr_main' '--health-interval=60' '--connection=serial_port' " "$TMP/scan/dsmr_main/run"
-	grep -q "/smlread' '--device=strom' '--health-interval=60' '--port=/dev/ttyUSB3' '--health-interval=0' |" "$TMP/scan/strom/run"
-	grep -qx "'$TMP/etc/types/fake' '--device=f1' '--value=5' |" "$TMP/scan/f1/run"
+	grep -q "/smlread' '--device=strom' '--health-interval=60' '--port=/dev/ttyUSB3' '--health-interval=0'$" "$TMP/scan/strom/run"
+	grep -qx "exec chpst -e ./env '$TMP/etc/types/fake' '--device=f1' '--value=5'" "$TMP/scan/f1/run"
 }

@@ -243,3 +243,18 @@ PY
 	run --separate-stderr p1read "$TMP/$SMARTY.bin"
 	[ "$status" -eq 0 ] && [ -z "$output" ] || fail "$output"
 }
+
+@test "libcrypto is loaded only with a key: a plain meter's reader never maps it" {
+	mkfifo "$TMP/plain" "$TMP/enc"
+	exec 8<> "$TMP/plain" 9<> "$TMP/enc"
+	p1read "$TMP/plain" > /dev/null 2>&1 &
+	local plain=$!
+	track_pid "$plain"
+	P1_KEY=00112233445566778899aabbccddeeff p1read "$TMP/enc" > /dev/null 2>&1 &
+	local enc=$!
+	track_pid "$enc"
+	wait_for 50 grep -q 'libcrypto\.so' "/proc/$enc/maps"
+	wait_for 50 grep -q '/p1read$' "/proc/$plain/maps"
+	! grep -q 'libcrypto\.so' "/proc/$plain/maps"
+	exec 8>&- 9>&-
+}

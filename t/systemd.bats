@@ -110,7 +110,7 @@ tree_of() {
 	ps -o args= -p "$(echo $pids | tr ' ' ,)" > "$TMP/tree"
 	grep -q '^s6-svscan' "$TMP/tree" && grep -q '^mtrcfg .* -w' "$TMP/tree" && grep -q 'bin/p1read --device=dsmr_main' "$TMP/tree" &&
 		grep -q 'bin/mqttpub .*--device dsmr_main' "$TMP/tree" || fail "$(cat "$TMP/tree")"
-	# The device's lines reach the journal (standard output) led by its id.
+	# The lines reach the journal (standard output), each naming its program.
 	wait_for 50 grep -q '^mtrcfg: ' "$TMP/journal" || fail "$(cat "$TMP/journal")"
 
 	# systemctl reload: a change inotify cannot see (the target of a
@@ -132,6 +132,8 @@ tree_of() {
 		wait_gone "$p" 100 || fail "still running after SIGTERM: $(ps -o pid=,args= -p "$p")"
 	done
 	[ -z "$(pgrep -u "$uid")" ] || fail "left: $(ps -o pid=,args= -u "$uid")"
-	# mqttpub said goodbye, and the journal knows which device it was
-	grep -q '^dsmr_main: mqttpub: .*delivering what is queued' "$TMP/journal" || fail "$(cat "$TMP/journal")"
+	# mqttpub said goodbye (its input ended: s6-svscan stops the reader
+	# first, then closes the pipe), and the journal knows which device it was
+	grep -q '^mqttpub\[dsmr_main\]: spool /var/lib/meter2mqtt/dsmr_main: [0-9]* bytes written' "$TMP/journal" ||
+		fail "$(cat "$TMP/journal")"
 }

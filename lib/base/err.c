@@ -15,6 +15,8 @@
 #endif
 
 const char *prog_name = "meter2mqtt";
+static const char *base_name = "meter2mqtt";
+static char tagged_name[128];
 enum log_level log_threshold = LOG_INFO;
 
 /* The usual names, in any case: Python's logging and syslog say WARNING
@@ -38,7 +40,14 @@ int log_level_parse(const char *name)
 void err_init(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
-	prog_name = slash ? slash + 1 : (argv0 ? argv0 : prog_name);
+	prog_name = base_name = slash ? slash + 1 : (argv0 ? argv0 : prog_name);
+	/* Every device's programs may write to one shared log: the tag (the
+	 * device id, set by the service) says whose line it is. */
+	const char *tag = getenv("METER2MQTT_LOG_TAG");
+	if (tag && *tag) {
+		snprintf(tagged_name, sizeof tagged_name, "%s[%s]", base_name, tag);
+		prog_name = tagged_name;
+	}
 	const char *env = getenv("METER2MQTT_LOG_LEVEL");
 	int lvl = env ? log_level_parse(env) : -1;
 	if (lvl >= 0)
@@ -137,7 +146,7 @@ void vusage_die(const char *usage, const char *fmt, va_list ap)
 {
 	vreport(0, fmt, ap);
 	const char *nl = strchr(usage, '\n');
-	fprintf(stderr, "%.*s\ntry '%s -h'\n", (int)(nl ? nl - usage : (ptrdiff_t)strlen(usage)), usage, prog_name);
+	fprintf(stderr, "%.*s\ntry '%s -h'\n", (int)(nl ? nl - usage : (ptrdiff_t)strlen(usage)), usage, base_name);
 	exit(EXIT_USAGE);
 }
 
@@ -165,7 +174,7 @@ void print_version(int argc)
 {
 	if (argc > 2)
 		die(EXIT_USAGE, "--version goes alone: it prints the program's version and does nothing else");
-	printf("%s %s\n", prog_name, M2M_VERSION);
+	printf("%s %s\n", base_name, M2M_VERSION);
 	exit_listed();
 }
 

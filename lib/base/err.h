@@ -19,8 +19,9 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern const char *prog_name;
 extern enum log_level log_threshold;
 
-/* Sets the program name (basename of argv0) and the log level from
- * $METER2MQTT_LOG_LEVEL (see log_level_parse). */
+/* Sets the program name (basename of argv0; "name[TAG]" in messages when
+ * $METER2MQTT_LOG_TAG is set) and the log level from $METER2MQTT_LOG_LEVEL
+ * (see log_level_parse). */
 void err_init(const char *argv0);
 /* Parses a level name, in any case: debug, info, warn or warning, error,
  * critical (as error).  Returns -1 when unknown. */

@@ -5,14 +5,16 @@
 #include <string.h>
 #include <unistd.h>
 
-int linein_init(struct linein *in, size_t max)
+int linein_init_cap(struct linein *in, size_t max, size_t cap)
 {
 	memset(in, 0, sizeof *in);
 	in->max = max;
-	in->cap = 65536;
+	in->cap = cap;
 	in->buf = malloc(in->cap);
 	return in->buf ? 0 : -1;
 }
+
+int linein_init(struct linein *in, size_t max) { return linein_init_cap(in, max, 65536); }
 
 void linein_free(struct linein *in)
 {

@@ -22,8 +22,11 @@ struct linein {
 /* line is NULL (and len 0) for a line longer than max. */
 typedef void line_fn(const char *line, size_t len, unsigned long lineno, void *arg);
 
-/* Returns 0, or -1 when memory ran out. */
+/* Returns 0, or -1 when memory ran out.  Reads take up to 64 KiB. */
 int linein_init(struct linein *in, size_t max);
+/* The same, reads starting at cap bytes (the buffer grows as lines
+ * need): for many inputs that each bring a line now and then. */
+int linein_init_cap(struct linein *in, size_t max, size_t cap);
 void linein_free(struct linein *in);
 /* One read from fd.  Returns 0 (eof set at end of input, and on a read
  * error, which errno then names), or -1 with errno for a read error. */

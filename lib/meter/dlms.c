@@ -4,7 +4,9 @@
  * decimals of a reading come from the one table p1read has).  See dlms.h. */
 #include "meter/dlms.h"
 
+#include <dlfcn.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,50 @@
 #include "base/text.h"
 
 #define TAG_LEN 12
+
+/* libcrypto is loaded (dlopen) when a key is first used, not linked: a
+ * reader of plain meters never maps it, and so never pays for its
+ * relocations, some 430 KiB of private memory a process (t/bench/gateway;
+ * a gateway runs one reader a meter).  The header gives the types. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LIBCRYPTO "libcrypto.so." STR(OPENSSL_VERSION_MAJOR)
+#define CRYPTO_FNS(X)                                                                                   \
+	X(EVP_CIPHER_CTX_new) X(EVP_CIPHER_CTX_free) X(EVP_CIPHER_CTX_ctrl) X(EVP_aes_128_gcm)            \
+	X(EVP_aes_128_ctr) X(EVP_DecryptInit_ex) X(EVP_DecryptUpdate) X(EVP_DecryptFinal_ex)              \
+	X(EVP_EncryptInit_ex) X(EVP_EncryptUpdate) X(EVP_EncryptFinal_ex)
+
+static struct {
+#define X(f) __typeof__(&f) f;
+	CRYPTO_FNS(X)
+#undef X
+} crypto;
+static char crypto_why[256];
+
+/* True once libcrypto's functions are at hand; else crypto_why says why. */
+static bool crypto_load(void)
+{
+	static int state; /* 0: not tried, 1: loaded, -1: failed */
+	if (state)
+		return state > 0;
+	state = -1;
+	void *h = dlopen(LIBCRYPTO, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(crypto_why, sizeof crypto_why, "cannot load %s: %s", LIBCRYPTO, dlerror());
+		return false;
+	}
+#define X(f)                                                                                           \
+	if (!(crypto.f = (__typeof__(crypto.f))dlsym(h, #f))) {                                        \
+		snprintf(crypto_why, sizeof crypto_why, "%s: no %s", LIBCRYPTO, #f);                    \
+		return false;                                                                          \
+	}
+	CRYPTO_FNS(X)
+#undef X
+	state = 1;
+	return true;
+}
+
+const char *dlms_crypto_why(void) { return crypto_why[0] ? crypto_why : "cannot make a cipher context"; }
 
 static enum dlms_status drop(struct dlms_session *s, enum dlms_fault fault, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -102,16 +148,19 @@ int dlms_session_init(struct dlms_session *s, const unsigned char *ek, const uns
 		char why[64];
 		dlms_key_parse(DLMS_DEFAULT_AUTH_KEY, s->ak, why, sizeof why);
 	}
-	s->ctx = EVP_CIPHER_CTX_new();
+	if (!crypto_load())
+		return -1;
+	s->ctx = crypto.EVP_CIPHER_CTX_new();
 	return s->ctx ? 0 : -1;
 }
 
 void dlms_session_free(struct dlms_session *s)
 {
-	EVP_CIPHER_CTX_free(s->ctx);
+	if (s->ctx)
+		crypto.EVP_CIPHER_CTX_free(s->ctx);
 	s->ctx = NULL;
-	OPENSSL_cleanse(s->ek, sizeof s->ek);
-	OPENSSL_cleanse(s->ak, sizeof s->ak);
+	explicit_bzero(s->ek, sizeof s->ek);
+	explicit_bzero(s->ak, sizeof s->ak);
 }
 
 uint16_t dlms_crc_x25(const unsigned char *p, size_t n)
@@ -232,15 +281,15 @@ static int decrypt(struct dlms_session *s, const unsigned char iv[12], unsigned 
 		unsigned char aad[1 + DLMS_KEY_LEN];
 		aad[0] = (unsigned char)sc;
 		memcpy(aad + 1, s->ak, DLMS_KEY_LEN);
-		ok = EVP_DecryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
-		     EVP_DecryptInit_ex(ctx, NULL, NULL, s->ek, iv) == 1 &&
-		     EVP_DecryptUpdate(ctx, NULL, &outl, aad, sizeof aad) == 1 &&
-		     EVP_DecryptUpdate(ctx, s->plain, &outl, ct, (int)ctlen) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, (void *)tag) == 1;
+		ok = crypto.EVP_DecryptInit_ex(ctx, crypto.EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
+		     crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+		     crypto.EVP_DecryptInit_ex(ctx, NULL, NULL, s->ek, iv) == 1 &&
+		     crypto.EVP_DecryptUpdate(ctx, NULL, &outl, aad, sizeof aad) == 1 &&
+		     crypto.EVP_DecryptUpdate(ctx, s->plain, &outl, ct, (int)ctlen) == 1 &&
+		     crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, (void *)tag) == 1;
 		if (!ok)
 			return drop(s, DLMS_FAULT_FRAME, "libcrypto refused the frame"), -1;
-		if (EVP_DecryptFinal_ex(ctx, s->plain + outl, &fin) != 1)
+		if (crypto.EVP_DecryptFinal_ex(ctx, s->plain + outl, &fin) != 1)
 			return drop(s, DLMS_FAULT_TAG, "GCM tag does not verify (frame counter %u)", s->counter), -1;
 	} else {
 		/* Encryption only: GCM's counter mode, which starts at block 2. */
@@ -248,9 +297,9 @@ static int decrypt(struct dlms_session *s, const unsigned char iv[12], unsigned 
 		memcpy(ctr, iv, 12);
 		ctr[12] = ctr[13] = ctr[14] = 0;
 		ctr[15] = 2;
-		ok = EVP_DecryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, s->ek, ctr) == 1 &&
-		     EVP_DecryptUpdate(ctx, s->plain, &outl, ct, (int)ctlen) == 1 &&
-		     EVP_DecryptFinal_ex(ctx, s->plain + outl, &fin) == 1;
+		ok = crypto.EVP_DecryptInit_ex(ctx, crypto.EVP_aes_128_ctr(), NULL, s->ek, ctr) == 1 &&
+		     crypto.EVP_DecryptUpdate(ctx, s->plain, &outl, ct, (int)ctlen) == 1 &&
+		     crypto.EVP_DecryptFinal_ex(ctx, s->plain + outl, &fin) == 1;
 		if (!ok)
 			return drop(s, DLMS_FAULT_FRAME, "libcrypto refused the frame"), -1;
 	}
@@ -684,28 +733,29 @@ size_t dlms_seal(const unsigned char ek[DLMS_KEY_LEN], const unsigned char ak[DL
 	unsigned char iv[16];
 	memcpy(iv, title, 8);
 	memcpy(iv + 8, q + 1, 4);
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *ctx = crypto_load() ? crypto.EVP_CIPHER_CTX_new() : NULL;
 	int outl = 0, fin = 0;
 	bool ok = ctx != NULL;
 	if (ok && auth) {
 		unsigned char aad[1 + DLMS_KEY_LEN];
 		aad[0] = (unsigned char)sc;
 		memcpy(aad + 1, ak, DLMS_KEY_LEN);
-		ok = EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
-		     EVP_EncryptInit_ex(ctx, NULL, NULL, ek, iv) == 1 &&
-		     EVP_EncryptUpdate(ctx, NULL, &outl, aad, sizeof aad) == 1 &&
-		     EVP_EncryptUpdate(ctx, q + 5, &outl, plain, (int)n) == 1 &&
-		     EVP_EncryptFinal_ex(ctx, q + 5 + outl, &fin) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, q + 5 + n) == 1;
+		ok = crypto.EVP_EncryptInit_ex(ctx, crypto.EVP_aes_128_gcm(), NULL, NULL, NULL) == 1 &&
+		     crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+		     crypto.EVP_EncryptInit_ex(ctx, NULL, NULL, ek, iv) == 1 &&
+		     crypto.EVP_EncryptUpdate(ctx, NULL, &outl, aad, sizeof aad) == 1 &&
+		     crypto.EVP_EncryptUpdate(ctx, q + 5, &outl, plain, (int)n) == 1 &&
+		     crypto.EVP_EncryptFinal_ex(ctx, q + 5 + outl, &fin) == 1 &&
+		     crypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, q + 5 + n) == 1;
 	} else if (ok) {
 		iv[12] = iv[13] = iv[14] = 0;
 		iv[15] = 2;
-		ok = EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, ek, iv) == 1 &&
-		     EVP_EncryptUpdate(ctx, q + 5, &outl, plain, (int)n) == 1 &&
-		     EVP_EncryptFinal_ex(ctx, q + 5 + outl, &fin) == 1;
+		ok = crypto.EVP_EncryptInit_ex(ctx, crypto.EVP_aes_128_ctr(), NULL, ek, iv) == 1 &&
+		     crypto.EVP_EncryptUpdate(ctx, q + 5, &outl, plain, (int)n) == 1 &&
+		     crypto.EVP_EncryptFinal_ex(ctx, q + 5 + outl, &fin) == 1;
 	}
-	EVP_CIPHER_CTX_free(ctx);
+	if (ctx)
+		crypto.EVP_CIPHER_CTX_free(ctx);
 	return ok ? hdr + len : 0;
 }
 

@@ -75,6 +75,9 @@ struct dlms_session {
 /* ek: the encryption key; ak: the authentication key (NULL: the Smarty
  * default).  Returns 0, or -1 when libcrypto cannot make a context. */
 int dlms_session_init(struct dlms_session *s, const unsigned char *ek, const unsigned char *ak);
+/* Why dlms_session_init failed (libcrypto, loaded at the first key, could
+ * not be loaded, or made no cipher context). */
+const char *dlms_crypto_why(void);
 void dlms_session_free(struct dlms_session *s);
 
 /* One frame as the framer found it: checks its checksum, joins M-Bus

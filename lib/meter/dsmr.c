@@ -161,6 +161,11 @@ uint16_t dsmr_crc(const void *data, size_t n)
 	return crc16_arc((uint16_t)crc, p, n);
 }
 
+bool dsmr_framer_within(const struct dsmr_framer *f)
+{
+	return f->state == ST_BODY || f->state == ST_CRC || f->state == ST_BINARY;
+}
+
 static void strip_bit7(char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -544,7 +549,7 @@ size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struc
 
 bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_event *ev)
 {
-	bool begun = f->state == ST_BODY || f->state == ST_CRC || f->state == ST_BINARY;
+	bool begun = dsmr_framer_within(f);
 	if (f->rescan_pos < f->rescan_len) {
 		f->pos = f->rescan_resume;
 		f->rescan_pos = f->rescan_len = 0;

@@ -127,6 +127,9 @@ void dsmr_framer_rescan(struct dsmr_framer *f);
  * the CRC digits are found with bit 7 ignored; the telegram keeps its
  * bytes as received unless the line is 7-bit (see enum dsmr_bits). */
 size_t dsmr_framer_push(struct dsmr_framer *f, const void *data, size_t n, struct dsmr_event *ev, bool *got);
+/* True between a telegram's '/' and the end of its CRC line (or within a
+ * binary frame). */
+bool dsmr_framer_within(const struct dsmr_framer *f);
 /* The input ended (why DSMR_DROP_EOF) or the link went (DSMR_DROP_LOST):
  * returns true with a drop in *ev when a telegram was begun and not ended. */
 bool dsmr_framer_abort(struct dsmr_framer *f, enum dsmr_drop why, struct dsmr_event *ev);

@@ -27,16 +27,21 @@ void listen_reconnect(struct port *p, struct health *h);
 /* What a listening reader's loop does with the bytes: push hands them to
  * the reader's framer and acts on what it finds, returning how many it
  * took; lost tells it the link went (end: for good, at the end of input),
- * so that a telegram cut short is counted. */
+ * so that a telegram cut short is counted; within (may be NULL) says
+ * whether a telegram has begun and not ended, for the pacing below. */
 struct listen_sink {
 	size_t (*push)(void *ctx, const unsigned char *buf, size_t len);
 	void (*lost)(void *ctx, bool end);
 	void *ctx;
+	bool (*within)(void *ctx);
 };
 /* The read loop: reads, pushes, writes health lines when due, reconnects
  * a port that can come back, until the end of input (then the last health
  * line; returns).  Any other end (EIO on a file) ends the reader with 1,
- * named by spec. */
+ * named by spec.  On a serial port or TCP, with sink->within, a telegram
+ * begun is slept through (as long as the last one took to arrive, 500 ms
+ * at most) and its rest taken in one read: a wake-up or two a telegram
+ * instead of one per chunk a dongle or adapter hands over. */
 void listen_loop(struct port *p, struct health *h, long silence_s, const struct listen_sink *sink, const char *spec);
 
 #endif

@@ -214,9 +214,11 @@ size_t sml_framer_push(struct sml_framer *f, const void *data, size_t n, struct 
 	return n;
 }
 
+bool sml_framer_within(const struct sml_framer *f) { return f->state != SEEK; }
+
 bool sml_framer_abort(struct sml_framer *f, enum sml_drop why, struct sml_event *ev)
 {
-	bool begun = f->state != SEEK;
+	bool begun = sml_framer_within(f);
 	if (begun)
 		drop(f, why, ev);
 	f->window = 0;

@@ -75,6 +75,8 @@ void sml_framer_init(struct sml_framer *f);
  * again with the rest.  Bytes before the first start escape (a stream
  * joined mid-file) are skipped. */
 size_t sml_framer_push(struct sml_framer *f, const void *data, size_t n, struct sml_event *ev, bool *got);
+/* True between a file's start escape and its end. */
+bool sml_framer_within(const struct sml_framer *f);
 /* The input ended (SML_DROP_EOF) or the link went (SML_DROP_LOST): true
  * with a drop in *ev when a file was begun and not ended. */
 bool sml_framer_abort(struct sml_framer *f, enum sml_drop why, struct sml_event *ev);

@@ -117,6 +117,26 @@ static void key_string(struct jw *w, const char *key, const char *value)
 	jw_string(w, value);
 }
 
+/* The publisher's status and the device's: the entity is available only
+ * while both say online. */
+static void availability_both(struct jw *w, const char *publisher, const struct mm_opts *o, const struct reading *r)
+{
+	char *device = mm_topic(o->prefix, r->type, r->device, "status");
+	jw_key(w, "availability");
+	jw_array_begin(w);
+	const char *topics[] = { publisher, device };
+	for (size_t i = 0; i < 2; i++) {
+		if (!topics[i])
+			continue;
+		jw_object_begin(w);
+		key_string(w, "topic", topics[i]);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	key_string(w, "availability_mode", "all");
+	free(device);
+}
+
 int ha_config(const struct mm_opts *o, const struct ha_settings *s, const struct reading *r, const char *param,
               struct mm_msg *out)
 {
@@ -164,8 +184,11 @@ int ha_config(const struct mm_opts *o, const struct ha_settings *s, const struct
 		key_string(&w, "json_attributes_topic", state);
 		key_string(&w, "json_attributes_template", tmpl);
 	}
-	if (s->status_topic)
+	if (s->status_topic && s->device_status) {
+		availability_both(&w, s->status_topic, o, r);
+	} else if (s->status_topic) {
 		key_string(&w, "availability_topic", s->status_topic);
+	}
 	if (s->expire_after > 0) {
 		jw_key(&w, "expire_after");
 		jw_int(&w, s->expire_after);

@@ -25,6 +25,8 @@ struct ha_settings {
 	long expire_after;        /* seconds without a value before Home Assistant
 	                             shows the entity unavailable; 0: never */
 	const char *version;      /* origin.sw, or NULL */
+	bool device_status;       /* also the reading's own PREFIX/TYPE/DEVICE/status
+	                             (fan-in: both must say online) */
 };
 
 /* The discovery message for one parameter of a reading.  Returns 1 when

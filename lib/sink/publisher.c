@@ -1,18 +1,21 @@
 #include "sink/publisher.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/arena.h"
 #include "base/text.h"
 #include "base/util.h"
 #include "line/reading.h"
+#include "sink/fanin.h"
 
 #ifndef M2M_VERSION
 #define M2M_VERSION "unknown"
@@ -62,7 +65,7 @@ static void set_device(struct publisher *p, const char *type, const char *device
 		die(EXIT_RUNTIME, "out of memory");
 	/* Every device on this stdin shares the connection, and so its will:
 	 * all their entities go unavailable when the pipeline dies. */
-	p->ha_set = (struct ha_settings){ p->status_topic, s->expire_after_s, M2M_VERSION };
+	p->ha_set = (struct ha_settings){ p->status_topic, s->expire_after_s, M2M_VERSION, p->fan != NULL };
 	mc_start(&p->conn, p->client_id, p->status_topic);
 	p->health_due_ms = mono_ms() + s->health_interval_s * 1000;
 }
@@ -107,10 +110,14 @@ static void ha_again(void *arg)
 	ha_resend_all(&p->ha, ha_emit, p);
 }
 
+static void devices_online(struct publisher *p);
+
 static void count_connect(void *arg)
 {
 	struct publisher *p = arg;
 	p->connects++;
+	if (p->connects > 1)
+		devices_online(p);
 	if (p->set->homeassistant)
 		ha_again(p);
 }
@@ -130,11 +137,14 @@ static void push_reading(struct publisher *p, const struct reading *r, const cha
 	free(topic);
 }
 
+static void publish_devices_health(struct publisher *p);
+
 /* Retained on PREFIX/TYPE/DEVICE/health: the reader's last report as it
  * gave it, and our own counters (meter2mqtt(7), HEALTH). */
 static void publish_health(struct publisher *p)
 {
 	const struct queue *q = &p->out.q;
+	publish_devices_health(p);
 	struct pub_counters c = {
 		.published = outbox_delivered(&p->out),
 		.queued = q->count,
@@ -158,14 +168,160 @@ static void publish_health(struct publisher *p)
 	p->health_due_ms = mono_ms() + p->set->health_interval_s * 1000;
 }
 
+/* ---- fan-in: many readers, one connection (sink/fanin, sink/pubdev) ---- */
+
+/* A device's health: its reader's report, its own messages' counts, the
+ * connection's reconnects and its FIFO's bad lines. */
+static void publish_device_health(struct publisher *p, const struct pubdev *d)
+{
+	const struct fan_src *src = d->source ? fanin_find(p->fan, d->source) : NULL;
+	struct pub_counters c = {
+		.published = d->published,
+		.queued = d->queued,
+		.dropped = d->dropped,
+		.reconnects = p->connects ? p->connects - 1 : 0,
+		.bad_lines = src ? src->bad_lines : 0,
+	};
+	size_t len;
+	char *msg = pubhealth_message(&d->health, d->type, d->device, &c, &len);
+	if (msg)
+		outbox_push(&p->out, d->health_topic, msg, len, true);
+	free(msg);
+}
+
+static void publish_devices_health(struct publisher *p)
+{
+	for (size_t i = 0; p->fan && i < p->devs.n; i++)
+		if (p->devs.v[i]->source)
+			publish_device_health(p, p->devs.v[i]);
+}
+
+static void device_status(struct publisher *p, const struct pubdev *d, const char *status)
+{
+	outbox_push(&p->out, d->status_topic, status, strlen(status), true);
+}
+
+/* The device of a line from a FIFO: new, or seen from another FIFO, it
+ * says online (retained) before its first value. */
+static struct pubdev *line_device(struct publisher *p, const struct reading *r)
+{
+	bool added;
+	struct pubdev *d = pubdevs_get(&p->devs, r->type, r->device, &added);
+	const char *src = p->fan->current ? p->fan->current->name : NULL;
+	if (!d || !src || (d->source && strcmp(d->source, src) == 0))
+		return d;
+	free(d->source);
+	d->source = strdup(src);
+	device_status(p, d, "online");
+	return d;
+}
+
+/* Its FIFO removed (mtrcfg removed the device): its last lines are read,
+ * its status says offline, it is forgotten. */
+static void source_gone(void *arg, struct fan_src *src)
+{
+	struct publisher *p = arg;
+	for (size_t i = p->devs.n; i-- > 0;) {
+		struct pubdev *d = p->devs.v[i];
+		if (d->source && strcmp(d->source, src->name) == 0) {
+			device_status(p, d, "offline");
+			logmsg(LOG_INFO, "fan-in: %s removed: device %s offline", src->name, d->device);
+			pubdevs_remove(&p->devs, d);
+		}
+	}
+}
+
+/* On every connect: a broker that lost its retained messages gets them
+ * again. */
+static void devices_online(struct publisher *p)
+{
+	for (size_t i = 0; p->fan && i < p->devs.n; i++)
+		if (p->devs.v[i]->source)
+			device_status(p, p->devs.v[i], "online");
+}
+
+/* Stopping: every device it published for goes offline (its will covers
+ * only its own status). */
+static void devices_offline(struct publisher *p)
+{
+	for (size_t i = 0; p->fan && i < p->devs.n; i++)
+		if (p->devs.v[i]->source)
+			device_status(p, p->devs.v[i], "offline");
+}
+
+/* The publisher's own device when no --type/--device names it:
+ * meter2mqtt/<host name>, every other byte than [A-Za-z0-9_-] as '_'. */
+static void set_self(struct publisher *p)
+{
+	char host[65] = "";
+	gethostname(host, sizeof host - 1);
+	for (char *c = host; *c; c++)
+		if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') && *c != '-')
+			*c = '_';
+	set_device(p, "meter2mqtt", host[0] ? host : "gateway");
+}
+
+/* stdin is a directory: fan-in. */
+static void fan_in_start(struct publisher *p)
+{
+	const struct pub_settings *s = p->set;
+	char why[256];
+	int dirfd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	p->fan = calloc(1, sizeof *p->fan);
+	if (dirfd < 0 || !p->fan || fanin_open(p->fan, dirfd, (size_t)s->line_max, why, sizeof why) < 0)
+		die(EXIT_RUNTIME, "stdin (a directory, for fan-in): %s", dirfd < 0 || !p->fan ? strerror(errno) : why);
+	p->fan->on_gone = source_gone;
+	if (s->type)
+		set_device(p, s->type, s->device);
+	else
+		set_self(p);
+	char *self;
+	if (asprintf(&self, "%s/%s", p->type, p->device) < 0)
+		die(EXIT_RUNTIME, "out of memory");
+	p->devs_self = self;
+	pubdevs_init(&p->devs, s->mm.prefix, self);
+	/* What the spool replays is counted for its devices, and so is all
+	 * that comes after. */
+	for (const struct qmsg *m = p->out.q.head; m; m = m->next)
+		pubdevs_count(&p->devs, m, QUEUE_IN);
+	p->out.q.watch = pubdevs_count;
+	p->out.q.watch_arg = &p->devs;
+	logmsg(LOG_INFO, "fan-in: publishing the lines of %zu FIFOs (and those added) as %s", p->fan->n, self);
+}
+
+/* "line N", or in fan-in "FIFO, line N": where a bad line came from. */
+static const char *line_where(const struct publisher *p, unsigned long lineno)
+{
+	static char where[160];
+	if (p->fan && p->fan->current)
+		snprintf(where, sizeof where, "%s, line %lu", p->fan->current->name, lineno);
+	else
+		snprintf(where, sizeof where, "line %lu", lineno);
+	return where;
+}
+
+static void count_bad_line(struct publisher *p)
+{
+	p->bad_lines++;
+	if (p->fan && p->fan->current)
+		p->fan->current->bad_lines++;
+}
+
 /* A reader's health line: kept for the next health message, which goes
  * out at once when the link state changed (or on the first report). */
-static void take_reader_health(struct publisher *p, const struct jv *health)
+static void take_reader_health(struct publisher *p, const struct reading *r, const struct jv *health)
 {
 	const char *why;
-	int due = pubhealth_take(&p->health, health, &why);
+	struct pubdev *d = p->fan ? line_device(p, r) : NULL;
+	if (p->fan && !d) {
+		warnx("out of memory: the health of %s not kept", r->device);
+		return;
+	}
+	int due = pubhealth_take(d ? &d->health : &p->health, health, &why);
 	if (due < 0)
 		warn_limited(&p->bad_line_rl, "health: %s: skipped", why);
+	else if (due && p->set->health_interval_s && d)
+		publish_device_health(p, d);
 	else if (due && p->set->health_interval_s)
 		publish_health(p);
 }
@@ -176,9 +332,12 @@ void pub_handle_line(const char *line, size_t len, unsigned long lineno, void *a
 {
 	struct publisher *p = arg;
 	const struct pub_settings *s = p->set;
+	if (p->fan)
+		p->in.lineno++; /* all FIFOs together, for the count at the end */
 	if (!line) {
-		p->bad_lines++;
-		warn_limited(&p->bad_line_rl, "line %lu: longer than %lld bytes: skipped", lineno, (long long)s->line_max);
+		count_bad_line(p);
+		warn_limited(&p->bad_line_rl, "%s: longer than %lld bytes: skipped", line_where(p, lineno),
+		             (long long)s->line_max);
 		return;
 	}
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
@@ -194,33 +353,35 @@ void pub_handle_line(const char *line, size_t len, unsigned long lineno, void *a
 	int rc = reading_parse(line, len, &r, why, sizeof why);
 	if (rc < 0) {
 		arena_reset();
-		p->bad_lines++;
-		warn_limited(&p->bad_line_rl, "line %lu: %s: skipped", lineno, why);
+		count_bad_line(p);
+		warn_limited(&p->bad_line_rl, "%s: %s: skipped", line_where(p, lineno), why);
 		return;
 	}
 	if (p->conn.state == MC_IDLE)
 		set_device(p, r.type, r.device);
 	const struct jv *health = jv_get(&r.root, "health");
 	if (health && health->type == JV_OBJECT) {
-		take_reader_health(p, health);
+		take_reader_health(p, &r, health);
 		reading_free(&r);
 		arena_reset();
 		return;
 	}
+	if (p->fan && !line_device(p, &r))
+		warnx("out of memory: %s counted with no device", r.device);
 	if (s->homeassistant)
 		ha_announce(&p->ha, &s->mm, &p->ha_set, &r, ha_emit, p);
 
 	struct mm_result res;
 	if (mm_build(&s->mm, &r, line, len, s->mq.retain, &p->msgs, &res) < 0)
-		warnx("line %lu: out of memory: skipped", lineno);
+		warnx("%s: out of memory: skipped", line_where(p, lineno));
 	for (size_t i = 0; i < p->msgs.n; i++)
 		outbox_push(&p->out, p->msgs.v[i].topic, p->msgs.v[i].payload, p->msgs.v[i].payload_len,
 		            p->msgs.v[i].retain);
 	if (s->whole_reading && s->mm.mode != MM_JSON_READING)
 		push_reading(p, &r, line + lead, len - lead);
 	for (int i = 0; i < res.nproblems; i++)
-		warn_limited(&p->bad_line_rl, "line %lu: parameter %s: %s: skipped", lineno, res.problems[i].param,
-		             res.problems[i].why);
+		warn_limited(&p->bad_line_rl, "%s: parameter %s: %s: skipped", line_where(p, lineno),
+		             res.problems[i].param, res.problems[i].why);
 	p->bad_params += (unsigned long)res.skipped;
 	mm_list_clear(&p->msgs);
 	reading_free(&r);
@@ -254,7 +415,10 @@ void pub_start(struct publisher *p, const struct pub_settings *s)
 		p->conn.on_birth = ha_again;
 	}
 	p->conn.on_connected = count_connect;
-	if (s->type)
+	struct stat st;
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
+		fan_in_start(p);
+	else if (s->type)
 		set_device(p, s->type, s->device);
 	else if (p->out.spooling)
 		device_from_spool(p);
@@ -290,6 +454,13 @@ int pub_finish(struct publisher *p, bool interrupted)
 
 void pub_free(struct publisher *p)
 {
+	if (p->fan) {
+		p->out.q.watch = NULL;
+		fanin_close(p->fan);
+		free(p->fan);
+		pubdevs_free(&p->devs);
+		free(p->devs_self);
+	}
 	mc_free(&p->conn);
 	outbox_close(&p->out);
 	ha_registry_free(&p->ha);
@@ -371,6 +542,7 @@ int pub_run(struct publisher *p)
 			return pub_finish(p, true); /* asked twice: now */
 		if (p->in.eof && !draining) {
 			draining = true;
+			devices_offline(p);
 			drain_deadline = now + s->drain_timeout_s * 1000;
 		}
 		if (draining) {
@@ -400,7 +572,7 @@ int pub_run(struct publisher *p)
 		            (q->count >= q->max_count / 2 || q->bytes >= q->max_bytes / 2);
 		if (!p->in.eof && !busy) {
 			in_idx = (int)nfds;
-			fds[nfds++] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
+			fds[nfds++] = (struct pollfd){ p->fan ? p->fan->epfd : STDIN_FILENO, POLLIN, 0 };
 		}
 		if (mc_pollfd(&p->conn, &fds[nfds]))
 			mq_idx = (int)nfds++;
@@ -428,7 +600,7 @@ int pub_run(struct publisher *p)
 		if (mq_idx >= 0)
 			mc_io(&p->conn, fds[mq_idx].revents);
 		if (in_idx >= 0 && (fds[in_idx].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    linein_read(&p->in, STDIN_FILENO, pub_handle_line, p) < 0)
+		    (p->fan ? fanin_read(p->fan, pub_handle_line, p) : linein_read(&p->in, STDIN_FILENO, pub_handle_line, p)) < 0)
 			warn_errno("stdin");
 		pump(p, mono_ms());
 	}

@@ -8,7 +8,12 @@
  * with a spool); a message leaves it only when the broker has
  * acknowledged it, so a broker outage loses nothing that fits.  A reader's
  * health lines become the health message (sink/pubhealth).  At the end of
- * input, what is queued is delivered within the drain timeout. */
+ * input, what is queued is delivered within the drain timeout.
+ *
+ * Fan-in: when stdin is a directory, every FIFO in it is one reader's
+ * input (sink/fanin), and each device has its own status and health
+ * (sink/pubdev); the connection's will is the publisher's own status,
+ * PREFIX/meter2mqtt/HOST/status (or --type and --device). */
 #ifndef M2M_PUBLISHER_H
 #define M2M_PUBLISHER_H
 
@@ -22,6 +27,7 @@
 #include "sink/mqttmsg.h"
 #include "sink/mqttset.h"
 #include "sink/outbox.h"
+#include "sink/pubdev.h"
 #include "sink/pubhealth.h"
 
 /* What mqttpub's options say (see mqttpub(1)). */
@@ -59,6 +65,9 @@ struct publisher {
 	int64_t health_due_ms;
 	unsigned long connects, bad_lines, bad_params;
 	struct ratelimit bad_line_rl;
+	struct fanin *fan;   /* fan-in: the FIFOs, or NULL */
+	struct pubdevs devs; /* fan-in: the devices */
+	char *devs_self;     /* fan-in: the publisher's own TYPE/DEVICE */
 };
 
 /* Opens the outbox (dies, exit 1, when the spool cannot be used) and, when

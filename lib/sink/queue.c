@@ -12,6 +12,7 @@ void queue_init(struct queue *q, size_t max_count, size_t max_bytes)
 
 void queue_free(struct queue *q)
 {
+	q->watch = NULL; /* nothing leaves by delivery here */
 	while (q->head)
 		queue_remove(q, q->head);
 }
@@ -28,8 +29,11 @@ bool queue_full(const struct queue *q, size_t msg_size)
 	return q->count + 1 > q->max_count || q->bytes + msg_size > q->max_bytes;
 }
 
-void queue_remove(struct queue *q, struct qmsg *m)
+/* Unlinks and frees m; the watcher hears ev. */
+static void take_out(struct queue *q, struct qmsg *m, enum queue_event ev)
 {
+	if (q->watch)
+		q->watch(q->watch_arg, m, ev);
 	if (q->next_unsent == m)
 		q->next_unsent = m->next;
 	if (m->prev)
@@ -47,16 +51,22 @@ void queue_remove(struct queue *q, struct qmsg *m)
 	free(m);
 }
 
+void queue_remove(struct queue *q, struct qmsg *m) { take_out(q, m, QUEUE_OUT); }
+
+void queue_drop(struct queue *q, struct qmsg *m)
+{
+	take_out(q, m, QUEUE_DROPPED);
+	q->dropped++;
+}
+
 int queue_push(struct queue *q, const char *topic, size_t topic_len, const char *payload, size_t payload_len,
                bool retain)
 {
 	size_t size = queue_msg_size(topic_len, payload_len);
 	if (size > q->max_bytes || q->max_count == 0)
 		return -1;
-	while (q->head && queue_full(q, size)) {
-		queue_remove(q, q->head);
-		q->dropped++;
-	}
+	while (q->head && queue_full(q, size))
+		queue_drop(q, q->head);
 	struct qmsg *m = malloc(sizeof *m + topic_len + payload_len + 2);
 	if (!m)
 		return -1;
@@ -82,6 +92,8 @@ int queue_push(struct queue *q, const char *topic, size_t topic_len, const char 
 	q->count++;
 	q->pushed++;
 	q->bytes += size;
+	if (q->watch)
+		q->watch(q->watch_arg, m, QUEUE_IN);
 	return 0;
 }
 

@@ -26,6 +26,14 @@ struct qmsg {
 	char data[];      /* topic, NUL, payload, NUL */
 };
 
+/* What a watcher of the queue is told (queue_watch_fn). */
+enum queue_event {
+	QUEUE_IN,      /* pushed */
+	QUEUE_OUT,     /* left: delivered (or refused for good) */
+	QUEUE_DROPPED, /* the oldest, dropped to make room */
+};
+typedef void queue_watch_fn(void *arg, const struct qmsg *m, enum queue_event ev);
+
 struct queue {
 	struct qmsg *head, *tail;
 	struct qmsg *next_unsent;  /* first message not in flight, or NULL */
@@ -35,6 +43,8 @@ struct queue {
 	unsigned long dropped;     /* dropped because the queue was full */
 	uint64_t next_seq;
 	unsigned long pushed;      /* taken in all (for counters: pushed - dropped - count left) */
+	queue_watch_fn *watch;     /* told of every message in and out, or NULL */
+	void *watch_arg;
 };
 
 void queue_init(struct queue *q, size_t max_count, size_t max_bytes);
@@ -59,6 +69,8 @@ bool queue_ack(struct queue *q, int mid);
  * (it goes out before every younger one). */
 void queue_requeue(struct queue *q, struct qmsg *m);
 void queue_remove(struct queue *q, struct qmsg *m);
+/* Removes m to make room, counted as dropped. */
+void queue_drop(struct queue *q, struct qmsg *m);
 /* After a lost connection: every message is unsent again. */
 void queue_unsend_all(struct queue *q);
 

@@ -410,11 +410,10 @@ static void drop_oldest(struct spool *s)
 	uint64_t seg = s->seg_first;
 	unsigned long n = 0;
 	while (s->q->head && s->q->head->spool_pos >> 32 == seg) {
-		queue_remove(s->q, s->q->head);
+		queue_drop(s->q, s->q->head);
 		n++;
 	}
 	s->dropped += n;
-	s->q->dropped += n;
 	remove_seg(s, seg);
 	s->seg_first++;
 }
@@ -432,10 +431,13 @@ int spool_push(struct spool *s, const char *topic, size_t topic_len, const char 
 	}
 	while (s->disk_bytes + rec > s->max_bytes && s->seg_first < s->seg_cur)
 		drop_oldest(s);
-	if (queue_push(s->q, topic, topic_len, payload, payload_len, retain) < 0)
+	/* The record first: a message the queue cannot take is unwritten by
+	 * forgetting its bytes, never taken out of the queue as if sent. */
+	size_t len = s->len;
+	if (spool_rec_encode(&s->buf, &s->len, &s->cap, topic, topic_len, payload, payload_len, retain) < 0)
 		return -1;
-	if (spool_rec_encode(&s->buf, &s->len, &s->cap, topic, topic_len, payload, payload_len, retain) < 0) {
-		queue_remove(s->q, s->q->tail);
+	if (queue_push(s->q, topic, topic_len, payload, payload_len, retain) < 0) {
+		s->len = len;
 		return -1;
 	}
 	s->q->tail->spool_pos = pos_of(s->seg_cur, s->seg_size);

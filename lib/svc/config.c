@@ -11,7 +11,7 @@
 /* ---- config.yaml ---- */
 
 static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "types_dir", "types", "mqttpub",
-	                                 "state_dir", "influxdb", "http" };
+	                                 "state_dir", "influxdb", "http", "publisher" };
 static const char *const influx_keys[] = { "url",    "database", "username", "password",    "password_file",
 	                                    "org",    "bucket",   "token",    "token_file",  "measurement",
 	                                    "batch_size", "batch_time", "sessions" };
@@ -224,6 +224,13 @@ static void top_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_n
 		yw_set_str(w, v, key, &c->mqttpub);
 	} else if (!strcmp(key, "state_dir")) {
 		yw_set_str(w, v, key, &c->state_dir);
+	} else if (!strcmp(key, "publisher")) {
+		const char *s = yw_scalar(w, v, key);
+		if (s && strcmp(s, "per_device") && strcmp(s, "shared"))
+			yw_error(w, v, "'publisher' must be per_device (one mqttpub a device) or shared (one for the "
+			         "gateway), not '%s'", s);
+		else if (s)
+			c->shared_publisher = !strcmp(s, "shared");
 	} else if (!strcmp(key, "influxdb")) {
 		c->influx.present = true;
 		if (!yw_is_null(v))

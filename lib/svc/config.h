@@ -58,6 +58,7 @@ struct base_conf {
 	size_t n_types;
 	char *mqttpub;       /* the publisher program, when not the usual one */
 	char *state_dir;     /* where each device's spool lives (<state_dir>/<id>) */
+	bool shared_publisher; /* publisher: shared: one mqttpub for every device (fan-in) */
 	struct influx_conf influx;
 	struct http_conf http;
 };

@@ -5,11 +5,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -172,7 +174,8 @@ static long expire_after_s(const struct device_conf *c)
 	return interval == 0 ? 0 : interval * 3 < 60 ? 60 : interval * 3;
 }
 
-/* mqttpub's command line for one device (never the password). */
+/* mqttpub's command line for one device, or with type NULL for the
+ * gateway's shared one (client id suffix id; never the password). */
 static char **pub_argv(const struct base_conf *b, const char *config_path, const char *mqttpub, const char *type,
                        const char *id, long expire_after, const char *spool)
 {
@@ -180,8 +183,10 @@ static char **pub_argv(const struct base_conf *b, const char *config_path, const
 	argv_add(&a, mqttpub, NULL);
 	service_broker_args(&a, b, config_path, id, true);
 	/* so that its status topic is right before the first reading */
-	argv_add(&a, "--type", type);
-	argv_add(&a, "--device", id);
+	if (type) {
+		argv_add(&a, "--type", type);
+		argv_add(&a, "--device", id);
+	}
 	/* the sinks take the whole reading from PREFIX/TYPE/DEVICE */
 	if (b->influx.present || b->http.present)
 		argv_add(&a, "--reading", NULL);
@@ -211,6 +216,7 @@ struct pass {
 	struct sink sinks[SINK_MAX];
 	size_t n_sinks;
 	bool sinks_ok;  /* every sink's program took its options */
+	bool shared_log; /* the services write to SVC_LOG (logging: dir not "-") */
 };
 
 bool device_file_name(const char *name)
@@ -468,13 +474,19 @@ static void validate(struct pass *p)
 	free(jobs);
 }
 
-static char *device_log_dir(const struct pass *p, const char *id)
+/* logging: dir (or -l): "-" for no log of our own, each program's
+ * messages going to the supervisor's output (under systemd, the journal). */
+static const char *log_base(const struct pass *p)
 {
-	const char *base = p->env->log_dir ? p->env->log_dir : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
-	if (strcmp(base, "-") == 0)
-		return strdup("-"); /* no directory: the supervisor's output */
+	return p->env->log_dir ? p->env->log_dir : p->base.log_dir ? p->base.log_dir : "/var/log/meter2mqtt";
+}
+
+/* The shared log's directory: <logging.dir>/devices. */
+static char *shared_log_dir(const struct pass *p)
+{
+	const char *base = log_base(p);
 	char *abs = p->env->log_dir ? path_absolute(base) : path_beside(p->env->config_path, base), *out;
-	if (!abs || asprintf(&out, "%s/%s", abs, id) < 0)
+	if (!abs || asprintf(&out, "%s/devices", abs) < 0)
 		out = NULL;
 	free(abs);
 	return out;
@@ -528,8 +540,8 @@ static bool mqttpub_ok(struct pass *p, char **argv)
 /* Puts the service s where the scan directory has st: installs it, updates
  * it (the supervisor restarts it), or rewrites its marker; leaves alone what
  * mtrcfg did not make, and anything when its check failed (good false,
- * reported by the check).  kind and what name it in the log.  True when it
- * was installed. */
+ * reported by the check).  kind and what name it in the log (NULL: said
+ * nowhere).  True when it was installed. */
 static bool apply_service(struct pass *p, const struct svc *s, const struct svc_state *st, bool good,
                           const char *kind, const char *what)
 {
@@ -544,11 +556,13 @@ static bool apply_service(struct pass *p, const struct svc *s, const struct svc_
 			warnx("%s", err);
 			p->failures++;
 		} else {
-			logmsg(LOG_INFO, "Started %s: %s (%s)", kind, s->id, what);
+			if (kind)
+				logmsg(LOG_INFO, "Started %s: %s (%s)", kind, s->id, what);
 			return true;
 		}
 	} else if (st->checksum != s->checksum) {
-		logmsg(LOG_INFO, "Reloading %s %s (config changed)", kind, s->id);
+		if (kind)
+			logmsg(LOG_INFO, "Reloading %s %s (config changed)", kind, s->id);
 		if (svc_update(p->scanfd, s, p->env->sup, err, sizeof err) < 0) {
 			warnx("%s", err);
 			p->failures++;
@@ -558,6 +572,31 @@ static bool apply_service(struct pass *p, const struct svc *s, const struct svc_
 		p->failures++;
 	}
 	return false;
+}
+
+/* The one log every service writes to (SVC_LOG, into logging.dir/devices),
+ * installed before the services that need it; with logging: dir "-", none
+ * (and remove_stale removes one made before). */
+static void sync_shared_log(struct pass *p)
+{
+	p->shared_log = strcmp(log_base(p), "-") != 0;
+	if (!p->shared_log)
+		return;
+	char *dir = shared_log_dir(p);
+	struct svc s;
+	if (!dir || svc_generate_log(p->env->sup, dir, &s) < 0) {
+		warnx("%s: out of memory", SVC_LOG);
+		p->failures++;
+		free(dir);
+		return;
+	}
+	free(dir);
+	struct svc_state st;
+	svc_read_state(p->scanfd, SVC_LOG, &st);
+	/* Not announced: it comes and goes with the first device and -l. */
+	if (apply_service(p, &s, &st, true, NULL, NULL) && p->env->sup == SUP_S6)
+		s6_scan(p->scanfd, false);
+	svc_free(&s);
 }
 
 /* The sinks' programs check their own options (--check), with the
@@ -612,13 +651,12 @@ static void sync_sinks(struct pass *p)
 		const struct sink *k = &p->sinks[i];
 		if (!k->argv)
 			continue;
-		char *logdir = device_log_dir(p, k->id);
 		struct svc_spec spec = { .id = k->id,
 			                 .type = k->program,
 			                 .source = p->env->config_path,
 			                 .sup = p->env->sup,
 			                 .pub_argv = k->argv,
-			                 .log_dir = logdir ? logdir : "/var/log/meter2mqtt",
+			                 .shared_log = p->shared_log,
 			                 .password = p->base.mqtt.password,
 			                 .influx_password = k->influx_password,
 			                 .influx_token = k->influx_token,
@@ -634,8 +672,46 @@ static void sync_sinks(struct pass *p)
 			warnx("%s: out of memory", k->id);
 			p->failures++;
 		}
-		free(logdir);
 	}
+}
+
+/* publisher: shared: one mqttpub for the gateway (SVC_PUB), reading every
+ * device's FIFO (mqttpub(1), fan-in), installed before the devices that
+ * write into it.  Home Assistant's expire_after is the longest any device
+ * asks for: no entity goes unavailable sooner than under its own mqttpub. */
+static void sync_shared_publisher(struct pass *p, const char *mqttpub)
+{
+	long expire = 0;
+	for (size_t i = 0; i < p->n_devs; i++)
+		if (p->devs[i].valid && expire_after_s(&p->devs[i].conf) > expire)
+			expire = expire_after_s(&p->devs[i].conf);
+	char *statedir = device_state_dir(p, SVC_PUB);
+	char **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, NULL, "pub", expire, statedir);
+	free(statedir);
+	struct svc_spec spec = { .id = SVC_PUB,
+		                 .type = "mqttpub",
+		                 .source = p->env->config_path,
+		                 .sup = p->env->sup,
+		                 .pub_argv = pargv,
+		                 .shared_log = p->shared_log,
+		                 .fan_in = true,
+		                 .password = p->base.mqtt.password,
+		                 .log_level = p->base.log_level };
+	struct svc s;
+	if (!pargv || svc_generate(&spec, &s) < 0) {
+		warnx("%s: out of memory", SVC_PUB);
+		p->failures++;
+		argv_free(pargv);
+		return;
+	}
+	struct svc_state st;
+	svc_read_state(p->scanfd, SVC_PUB, &st);
+	bool changes = !st.exists || (st.generated && st.checksum != s.checksum);
+	bool good = !changes || mqttpub_ok(p, pargv);
+	if (apply_service(p, &s, &st, good, "service", "mqttpub") && p->env->sup == SUP_S6)
+		s6_scan(p->scanfd, false);
+	svc_free(&s);
+	argv_free(pargv);
 }
 
 static void sync_services(struct pass *p)
@@ -647,34 +723,39 @@ static void sync_services(struct pass *p)
 		p->errors++;
 		return;
 	}
-	bool checked_pub = false, pub_good = true, started = false;
+	bool checked_pub = false, pub_good = true, started = false, shared = p->base.shared_publisher;
+	if (shared)
+		sync_shared_publisher(p, mqttpub);
 	for (size_t i = 0; i < p->n_devs; i++) {
 		struct dev *dv = &p->devs[i];
 		if (!dv->valid)
 			continue;
-		char *statedir = device_state_dir(p, dv->id);
+		char *statedir = shared ? NULL : device_state_dir(p, dv->id);
 		char **rargv = reader_argv(dv, false),
-		     **pargv = pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
-		                        expire_after_s(&dv->conf), statedir);
+		     **pargv = shared ? NULL
+		                      : pub_argv(&p->base, p->env->config_path, mqttpub, dv->conf.type, dv->id,
+		                                 expire_after_s(&dv->conf), statedir);
 		free(statedir);
-		char *logdir = device_log_dir(p, dv->id);
+		/* Under the shared publisher the reader alone: the broker's
+		 * password is the publisher's. */
 		struct svc_spec spec = { .id = dv->id,
 			                 .type = dv->conf.type,
 			                 .source = dv->file,
 			                 .sup = p->env->sup,
 			                 .reader_argv = rargv,
 			                 .pub_argv = pargv,
-			                 .log_dir = logdir ? logdir : "/var/log/meter2mqtt",
-			                 .password = p->base.mqtt.password,
+			                 .shared_log = p->shared_log,
+			                 .fan_in = shared,
+			                 .password = shared ? NULL : p->base.mqtt.password,
 			                 .p1_key = dv->key,
 			                 .p1_auth_key = dv->auth_key,
 			                 .log_level = p->base.log_level };
 		struct svc s;
-		if (rargv && pargv && svc_generate(&spec, &s) == 0) {
+		if (rargv && (pargv || shared) && svc_generate(&spec, &s) == 0) {
 			s.validated = dv->vkey;
 			const struct svc_state *st = &dv->state;
 			bool changes = !st->exists || (st->generated && st->checksum != s.checksum);
-			if (changes && !checked_pub) {
+			if (changes && !checked_pub && !shared) {
 				pub_good = mqttpub_ok(p, pargv);
 				checked_pub = true;
 			}
@@ -687,7 +768,6 @@ static void sync_services(struct pass *p)
 		}
 		argv_free(rargv);
 		argv_free(pargv);
-		free(logdir);
 	}
 	free(mqttpub);
 	if (started && p->env->sup == SUP_S6)
@@ -719,7 +799,9 @@ static void remove_stale(struct pass *p)
 	struct strv gone = { 0 };
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || device_file_present(p, e->d_name) || sink_configured(p, e->d_name))
+		if (e->d_name[0] == '.' || device_file_present(p, e->d_name) || sink_configured(p, e->d_name) ||
+		    (p->shared_log && !strcmp(e->d_name, SVC_LOG)) ||
+		    (p->base.shared_publisher && !strcmp(e->d_name, SVC_PUB)))
 			continue;
 		struct svc_state st;
 		svc_read_state(p->scanfd, e->d_name, &st);
@@ -737,6 +819,25 @@ static void remove_stale(struct pass *p)
 		}
 	}
 	strv_free(&gone);
+}
+
+/* Under the shared publisher: the FIFO of a device that is gone (its
+ * service stopped above) is removed, and the publisher, told by inotify,
+ * reads its last lines and says the device offline. */
+static void remove_stale_fifos(struct pass *p)
+{
+	int fd = openat(p->scanfd, SVC_PUB_IN, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && !device_file_present(p, e->d_name) && unlinkat(fd, e->d_name, 0) < 0)
+			warn_errno("%s/%s/%s: cannot remove", p->env->scan_dir, SVC_PUB_IN, e->d_name);
+	closedir(d);
 }
 
 static void pass_free(struct pass *p)
@@ -773,9 +874,12 @@ int reconcile(struct reconcile_env *e, int scanfd, bool check_only)
 	if (p.base_ok && p.sinks_ok) {
 		if (!check_only && scanfd >= 0) {
 			svc_collect(scanfd);
+			sync_shared_log(&p);
 			sync_services(&p);
 			sync_sinks(&p);
 			remove_stale(&p);
+			if (p.base.shared_publisher)
+				remove_stale_fifos(&p);
 		}
 	} else if (!check_only) {
 		warnx("%s is invalid: every service is left as it is", e->config_path);

@@ -83,8 +83,38 @@ static void sb_comment_text(struct sbuf *b, const char *s)
 
 /* ---- the service ---- */
 
-/* What the run script is, where it comes from, and its stderr joined to
- * stdout for the logger. */
+/* The lines that send a script's stderr to the shared log (the fifo of
+ * the SVC_LOG service, up from the script's directory by `up`).  Opened
+ * read-write: a writer never meets a fifo without a reader, so a
+ * restarting logger costs no SIGPIPE, only a wait once 64 KiB are queued.
+ * Until the log service has made its fifo, <> would make a plain file:
+ * the script fails instead, and the supervisor tries again a second later.
+ * Without a shared log (logging: dir "-"), stderr stays the supervisor's
+ * own (under systemd, the journal). */
+static void sb_to_shared_log(struct sbuf *b, const struct svc_spec *sp, const char *up)
+{
+	if (!sp->shared_log)
+		return;
+	sb_str(b, "[ -p ");
+	sb_str(b, up);
+	sb_str(b, SVC_LOG "/fifo ] || { echo 'waiting for ");
+	sb_str(b, up);
+	sb_str(b, SVC_LOG "/fifo' >&2; exit 1; }\nexec 2<> ");
+	sb_str(b, up);
+	sb_str(b, SVC_LOG "/fifo\n");
+}
+
+/* exec envdir-loader ENVDIR prog args: no shell stays behind. */
+static void sb_exec_with_env(struct sbuf *b, enum supervisor sup, const char *envdir, char *const *argv)
+{
+	sb_str(b, sup == SUP_RUNIT ? "exec chpst -e " : "exec s6-envdir ");
+	sb_str(b, envdir);
+	sb_str(b, " ");
+	sb_argv(b, argv);
+	sb_str(b, "\n");
+}
+
+/* What the run script is and where it comes from. */
 static void sb_header(struct sbuf *b, const struct svc_spec *sp)
 {
 	bool device = sp->reader_argv != NULL;
@@ -96,82 +126,102 @@ static void sb_header(struct sbuf *b, const struct svc_spec *sp)
 	sb_comment_text(b, sp->source);
 	sb_str(b, device ? ".\n# Written by mtrcfg(1): edit the device file, not this one.\n"
 	                 : ".\n# Written by mtrcfg(1): edit config.yaml, not this one.\n");
-	sb_str(b, "exec 2>&1\n");
 }
 
-/* A sink: one program, its secrets from ./env. */
+static char *sb_done(struct sbuf *b)
+{
+	if (b->oom) {
+		free(b->s);
+		return NULL;
+	}
+	return b->s;
+}
+
+/* A gateway-wide service (a sink, or the shared publisher): one program,
+ * its secrets from ./env, its output with its messages.  The shared
+ * publisher's stdin is the directory of the devices' FIFOs (mqttpub(1),
+ * fan-in), made here: the devices wait for it. */
 static char *sink_run_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
-	sb_str(&b, sp->sup == SUP_RUNIT ? "exec chpst -e ./env " : "exec s6-envdir ./env ");
-	sb_argv(&b, sp->pub_argv);
-	sb_str(&b, "\n");
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	sb_to_shared_log(&b, sp, "../");
+	sb_str(&b, "exec >&2\n");
+	if (sp->fan_in)
+		sb_str(&b, "# The gateway's one publisher: every device's reader writes into its\n"
+		           "# FIFO in ./in, and mqttpub reads them all (its stdin is ./in).\n"
+		           "mkdir -p -m 0700 in || exit 1\nexec <in\n");
+	sb_exec_with_env(&b, sp->sup, "./env", sp->pub_argv);
+	return sb_done(&b);
 }
 
+/* run of a device under the shared publisher: the reader, its stdout its
+ * FIFO in SVC_PUB_IN, opened read-write: it never blocks in open nor gets
+ * SIGPIPE while the publisher restarts, and what it writes meanwhile
+ * waits in the FIFO.  The id is [A-Za-z0-9_-]: nothing to quote. */
+static char *fan_in_run_script(const struct svc_spec *sp)
+{
+	struct sbuf b = { 0 };
+	sb_header(&b, sp);
+	sb_str(&b, "# The reader, into the gateway's one publisher (publisher: shared in\n"
+	           "# config.yaml).  Secrets come from ./env, never from a command line.\n");
+	sb_to_shared_log(&b, sp, "../");
+	sb_str(&b, "[ -d ../" SVC_PUB_IN " ] || { echo 'waiting for ../" SVC_PUB_IN "' >&2; exit 1; }\n"
+	           "[ -p ../" SVC_PUB_IN "/");
+	sb_str(&b, sp->id);
+	sb_str(&b, " ] || mkfifo -m 0600 ../" SVC_PUB_IN "/");
+	sb_str(&b, sp->id);
+	sb_str(&b, " || exit 1\n");
+	sb_str(&b, sp->sup == SUP_RUNIT ? "exec chpst -e ./env " : "exec s6-envdir ./env ");
+	sb_argv(&b, sp->reader_argv);
+	sb_str(&b, " 1<> ../" SVC_PUB_IN "/");
+	sb_str(&b, sp->id);
+	sb_str(&b, "\n");
+	return sb_done(&b);
+}
+
+/* run: the reader.  Its stdout is the supervisor's pipe to log/run. */
 static char *run_script(const struct svc_spec *sp)
 {
 	if (!sp->reader_argv)
 		return sink_run_script(sp);
+	if (sp->fan_in)
+		return fan_in_run_script(sp);
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
-	sb_str(&b, "if [ \"$1\" != pipeline ]; then\n"
-	           "\t# Secrets come from ./env, never from a command line; a process\n"
-	           "\t# group of its own lets one stop reach the reader and mqttpub.\n");
-	if (sp->sup == SUP_RUNIT)
-		sb_str(&b, "\texec chpst -P -e ./env ./run pipeline\n");
-	else
-		sb_str(&b, "\texec s6-setsid -q -g s6-envdir ./env ./run pipeline\n");
-	sb_str(&b, "fi\n"
-	           "# A stop ends the reader and mqttpub, and waits for them: mqttpub\n"
-	           "# reads the reader's last lines and keeps what it holds first.\n"
-	           "trap 'trap \"\" TERM; kill -TERM 0; wait; exit 143' TERM INT HUP\n");
-	sb_argv(&b, sp->reader_argv);
-	sb_str(&b, " |\n\t");
-	sb_argv(&b, sp->pub_argv);
-	sb_str(&b, " &\n"
-	           "wait $!\n"
-	           "status=$?\n"
-	           "# mqttpub has ended: end the reader too, the supervisor restarts both.\n"
-	           "trap \"\" TERM\n"
-	           "kill -TERM 0\n"
-	           "exit $status\n");
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	sb_str(&b, "# The reader: the supervisor pipes its readings to log/run (mqttpub) and\n"
+	           "# holds that pipe across restarts of either side.  Secrets come from\n"
+	           "# ./env, never from a command line.\n");
+	sb_to_shared_log(&b, sp, "../");
+	sb_exec_with_env(&b, sp->sup, "./env", sp->reader_argv);
+	return sb_done(&b);
 }
 
+/* log/run: mqttpub, reading the pipe. */
 static char *log_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
-	sb_str(&b, "#!/bin/sh\n# Written by mtrcfg(1).\n");
-	if (strcmp(sp->log_dir, "-") == 0) {
-		/* No log directory: each line, led by the device id, goes to the
-		 * supervisor's own output (under systemd, the journal).  An id
-		 * is [A-Za-z0-9_-]: nothing sed would read as syntax. */
-		sb_str(&b, "exec sed -u 's/^/");
-		sb_comment_text(&b, sp->id);
-		sb_str(&b, ": /'\n");
-	} else {
-		sb_str(&b, "mkdir -p -m 0750 ");
-		sb_quote(&b, sp->log_dir);
-		sb_str(&b, " || exit 1\n");
-		sb_str(&b, sp->sup == SUP_RUNIT ? "exec svlogd -tt " : "exec s6-log -b n10 s1000000 T ");
-		sb_quote(&b, sp->log_dir);
-		sb_str(&b, "\n");
-	}
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	sb_header(&b, sp);
+	sb_str(&b, "# The publisher: reads the readings ../run writes (the supervisor's pipe).\n");
+	sb_to_shared_log(&b, sp, "../../");
+	sb_exec_with_env(&b, sp->sup, "../env", sp->pub_argv);
+	return sb_done(&b);
+}
+
+/* The shared log's run: makes the fifo every service writes to, and reads
+ * it into one logger.  Lines name their device: prog[device]: ... */
+static char *shared_log_script(enum supervisor sup, const char *log_dir)
+{
+	struct sbuf b = { 0 };
+	sb_str(&b, "#!/bin/sh\n# The log of every meter2mqtt service in this scan directory: their\n"
+	           "# programs write to ./fifo, each line tagged prog[device].\n"
+	           "# Written by mtrcfg(1).\nexec 2>&1\nmkdir -p -m 0750 ");
+	sb_quote(&b, log_dir);
+	sb_str(&b, " || exit 1\n[ -p fifo ] || mkfifo -m 0600 fifo || exit 1\n");
+	sb_str(&b, sup == SUP_RUNIT ? "exec svlogd -tt " : "exec s6-log -b n10 s1000000 T ");
+	sb_quote(&b, log_dir);
+	sb_str(&b, " <> fifo\n");
+	return sb_done(&b);
 }
 
 static int add_file(struct svc *s, const char *path, char *content, mode_t mode)
@@ -191,13 +241,25 @@ static char *env_value(const char *v)
 	return asprintf(&s, "%s\n", v) < 0 ? NULL : s;
 }
 
+static void checksum(struct svc *s)
+{
+	uint64_t h = fnv1a64(FNV1A64_INIT, s->id, strlen(s->id) + 1);
+	for (size_t i = 0; i < s->n; i++) {
+		h = fnv1a64(h, s->files[i].path, strlen(s->files[i].path) + 1);
+		h = fnv1a64(h, &s->files[i].mode, sizeof s->files[i].mode);
+		h = fnv1a64(h, s->files[i].content, strlen(s->files[i].content) + 1);
+	}
+	s->checksum = s->log_dir ? fnv1a64(h, s->log_dir, strlen(s->log_dir) + 1) : h;
+}
+
 int svc_generate(const struct svc_spec *sp, struct svc *out)
 {
 	memset(out, 0, sizeof *out);
 	out->id = strdup(sp->id);
-	out->log_dir = strdup(sp->log_dir);
 	int r = add_file(out, "run", run_script(sp), 0755);
-	r |= add_file(out, "log/run", log_script(sp), 0755);
+	if (sp->reader_argv && !sp->fan_in)
+		r |= add_file(out, "log/run", log_script(sp), 0755);
+	r |= add_file(out, "env/METER2MQTT_LOG_TAG", env_value(sp->id), 0600);
 	if (sp->password)
 		r |= add_file(out, "env/MQTT_PASSWORD", env_value(sp->password), 0600);
 	if (sp->log_level)
@@ -210,18 +272,25 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 		r |= add_file(out, "env/INFLUX_PASSWORD", env_value(sp->influx_password), 0600);
 	if (sp->influx_token)
 		r |= add_file(out, "env/INFLUX_TOKEN", env_value(sp->influx_token), 0600);
+	if (r || !out->id) {
+		svc_free(out);
+		return -1;
+	}
+	checksum(out);
+	return 0;
+}
+
+int svc_generate_log(enum supervisor sup, const char *log_dir, struct svc *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = strdup(SVC_LOG);
+	out->log_dir = strdup(log_dir);
+	int r = add_file(out, "run", shared_log_script(sup, log_dir), 0755);
 	if (r || !out->id || !out->log_dir) {
 		svc_free(out);
 		return -1;
 	}
-	uint64_t h = fnv1a64(FNV1A64_INIT, sp->id, strlen(sp->id) + 1);
-	for (size_t i = 0; i < out->n; i++) {
-		h = fnv1a64(h, out->files[i].path, strlen(out->files[i].path) + 1);
-		h = fnv1a64(h, &out->files[i].mode, sizeof out->files[i].mode);
-		h = fnv1a64(h, out->files[i].content, strlen(out->files[i].content) + 1);
-	}
-	h = fnv1a64(h, sp->log_dir, strlen(sp->log_dir) + 1);
-	out->checksum = h;
+	checksum(out);
 	return 0;
 }
 
@@ -301,15 +370,35 @@ static char *marker_text(const struct svc *s)
 	return t;
 }
 
+static const char *file_content(const struct svc *s, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->files[i].path, path))
+			return s->files[i].content;
+	return NULL;
+}
+
+static bool has_env(const struct svc *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strncmp(s->files[i].path, "env/", 4))
+			return true;
+	return false;
+}
+
 /* Writes every file of s below dirfd/base ("" for dirfd itself). */
 static int write_tree(int dirfd, const struct svc *s, char *err, size_t errlen)
 {
-	if (mkdirat(dirfd, "log", 0755) < 0 && errno != EEXIST)
+	/* Only the subdirectories that hold files: an empty log/ would have
+	 * the supervisor look for a logger there. */
+	if (file_content(s, "log/run") && mkdirat(dirfd, "log", 0755) < 0 && errno != EEXIST)
 		return errf(err, errlen, "%s: mkdir log", s->id);
-	if (mkdirat(dirfd, "env", 0700) < 0 && errno != EEXIST)
-		return errf(err, errlen, "%s: mkdir env", s->id);
-	if (fchmodat(dirfd, "env", 0700, 0) < 0)
-		return errf(err, errlen, "%s: chmod env", s->id);
+	if (has_env(s)) {
+		if (mkdirat(dirfd, "env", 0700) < 0 && errno != EEXIST)
+			return errf(err, errlen, "%s: mkdir env", s->id);
+		if (fchmodat(dirfd, "env", 0700, 0) < 0)
+			return errf(err, errlen, "%s: chmod env", s->id);
+	}
 	for (size_t i = 0; i < s->n; i++)
 		if (write_at(dirfd, s->files[i].path, s->files[i].content, s->files[i].mode) < 0)
 			return errf(err, errlen, "%s: write %s", s->id, s->files[i].path);
@@ -387,14 +476,6 @@ static bool same_content(int dirfd, const char *path, const char *want)
 	return same;
 }
 
-static const char *file_content(const struct svc *s, const char *path)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->files[i].path, path))
-			return s->files[i].content;
-	return NULL;
-}
-
 /* True once the supervisor says the service is down: runit writes "down"
  * into supervise/stat; s6's supervise/status holds the pid (8 bytes, big
  * endian, at offset 24), 0 when down. */
@@ -428,8 +509,26 @@ static void svc_restart(int dirfd, enum supervisor sup)
 	svc_control(dirfd, ".", "u");
 }
 
+/* Whether the service gains or loses its log/ (a sink made before the
+ * shared log had a logger of its own): the supervisor looks for one only
+ * when it starts supervising a directory. */
+static bool log_shape_changed(int scanfd, const struct svc *s)
+{
+	char path[160];
+	snprintf(path, sizeof path, "%s/log/run", s->id);
+	bool had = faccessat(scanfd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return had != (file_content(s, "log/run") != NULL);
+}
+
 int svc_update(int scanfd, const struct svc *s, enum supervisor sup, char *err, size_t errlen)
 {
+	if (log_shape_changed(scanfd, s)) {
+		if (svc_remove(scanfd, s->id, sup, 3000, err, errlen) < 0 || svc_install(scanfd, s, err, errlen) < 0)
+			return -1;
+		if (sup == SUP_S6)
+			s6_scan(scanfd, false);
+		return 0;
+	}
 	int dirfd = openat(scanfd, s->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0)
 		return errf(err, errlen, "%s: open", s->id);
@@ -442,28 +541,35 @@ int svc_update(int scanfd, const struct svc *s, enum supervisor sup, char *err, 
 	}
 	if (write_tree(tmpfd, s, err, errlen) < 0)
 		goto out;
-	bool log_changed = !same_content(dirfd, "log/run", file_content(s, "log/run"));
-	/* env/ first (run reads it), by one exchange; then log/run, run, and
-	 * the marker last: a crash in between leaves a stale checksum, so the
-	 * next run redoes the update. */
-	if (mkdirat(dirfd, "log", 0755) < 0 && errno != EEXIST) {
+	const char *log_run = file_content(s, "log/run");
+	bool run_changed = !same_content(dirfd, "run", file_content(s, "run"));
+	bool log_changed = log_run && !same_content(dirfd, "log/run", log_run);
+	/* Neither script: then env/, which both read. */
+	bool env_changed = !run_changed && !log_changed;
+	/* env/ first (the scripts read it), by one exchange; then log/run, run,
+	 * and the marker last: a crash in between leaves a stale checksum, so
+	 * the next run redoes the update. */
+	if (log_run && mkdirat(dirfd, "log", 0755) < 0 && errno != EEXIST) {
 		errf(err, errlen, "%s: mkdir log", s->id);
 		goto out;
 	}
-	if (renameat2(dirfd, ".m2m-new/env", dirfd, "env", RENAME_EXCHANGE) < 0 &&
+	if (has_env(s) && renameat2(dirfd, ".m2m-new/env", dirfd, "env", RENAME_EXCHANGE) < 0 &&
 	    renameat(dirfd, ".m2m-new/env", dirfd, "env") < 0) {
 		errf(err, errlen, "%s: replace env", s->id);
 		goto out;
 	}
-	if (renameat(dirfd, ".m2m-new/log/run", dirfd, "log/run") < 0 ||
+	if ((log_run && renameat(dirfd, ".m2m-new/log/run", dirfd, "log/run") < 0) ||
 	    renameat(dirfd, ".m2m-new/run", dirfd, "run") < 0 ||
 	    renameat(dirfd, ".m2m-new/" SVC_MARKER, dirfd, SVC_MARKER) < 0) {
 		errf(err, errlen, "%s: rename into place", s->id);
 		goto out;
 	}
 	r = 0;
-	svc_restart(dirfd, sup);
-	if (log_changed)
+	/* Each side restarts alone, the pipe between them stays: a new
+	 * mqttpub picks up the readings the reader wrote meanwhile. */
+	if (run_changed || env_changed)
+		svc_restart(dirfd, sup);
+	if (log_changed || (log_run && env_changed))
 		svc_control(dirfd, "log", "t");
 out:
 	if (tmpfd >= 0)

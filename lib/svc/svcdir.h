@@ -16,6 +16,13 @@
 #include <sys/types.h>
 
 #define SVC_MARKER ".m2m-generated"
+/* The devices' shared log service: not a device id (those have no dot),
+ * nor a name a scanner skips (those start with one). */
+#define SVC_LOG "meter2mqtt.log"
+/* The gateway's one publisher (config.yaml's publisher: shared), and the
+ * directory in it of the devices' FIFOs, one named after each device. */
+#define SVC_PUB "meter2mqtt.pub"
+#define SVC_PUB_IN SVC_PUB "/in"
 
 enum supervisor { SUP_RUNIT, SUP_S6 };
 
@@ -33,18 +40,21 @@ struct svc {
 	size_t n;
 	uint64_t checksum;
 	uint64_t validated; /* validation key, stored beside the checksum */
-	char *log_dir;      /* the logger's directory (log/run makes it) */
+	char *log_dir;      /* the shared log's directory; NULL for a device */
 };
 
-/* A device's service runs its reader piped into its publisher; a
- * gateway-wide one (a sink: reader_argv NULL) runs pub_argv alone. */
+/* A device's service runs its reader (run) piped into its publisher
+ * (log/run); a gateway-wide one (a sink: reader_argv NULL) runs pub_argv
+ * alone. */
 struct svc_spec {
 	const char *id, *type, *source;
 	enum supervisor sup;
 	char *const *reader_argv;  /* absolute program path first */
 	char *const *pub_argv;     /* likewise */
 	const char *influx_password, *influx_token; /* a sink's secrets */
-	const char *log_dir;       /* this device's log directory */
+	bool shared_log;           /* stderr into SVC_LOG's fifo; false: the supervisor's */
+	bool fan_in;               /* a device: its reader writes into SVC_PUB_IN/<id>, no log/;
+	                              a gateway service: pub_argv reads SVC_PUB_IN (its stdin) */
 	const char *password;      /* NULL: none */
 	const char *p1_key;        /* an encrypted meter's keys, NULL: none */
 	const char *p1_auth_key;
@@ -55,8 +65,14 @@ struct svc_spec {
  * nothing in it (quotes, $(..), backticks, ;, newlines) is ever run. */
 int sh_quote(char **buf, size_t *len, const char *s);
 
-/* Builds the files in memory.  Returns 0, or -1 when out of memory. */
+/* Builds the files in memory.  Returns 0, or -1 when out of memory.
+ * A device's run execs the reader, its log/run execs mqttpub: the
+ * supervisor's service-to-logger pipe carries the readings and outlives
+ * either side, and no shell stays behind.  Both write their messages to
+ * the shared log service (svc_generate_log), tagged with the device id. */
 int svc_generate(const struct svc_spec *spec, struct svc *out);
+/* The shared log service SVC_LOG, writing into log_dir. */
+int svc_generate_log(enum supervisor sup, const char *log_dir, struct svc *out);
 void svc_free(struct svc *s);
 
 /* What the scan directory holds for id. */
