@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < r.values->n; i++) {
 				const char *param = r.values->m[i].key;
 				struct mm_msg m;
-				struct ha_settings hs = { "meters/x/t/d/status", 30, "0" };
+				struct ha_settings hs = { .status_topic = "meters/x/t/d/status", .expire_after = 30, .version = "0" };
 				if (ha_config(&o, &hs, &r, param, &m) == 1) {
 					check_topic(m.topic, "homeassistant", 4);
 					json_t *cfg = json_loadb(m.payload, m.payload_len, 0, NULL);
