@@ -41,7 +41,8 @@ svc_pid() {
 }
 pid_is_not() { local p; p=$(svc_pid "$1"); [ -n "$p" ] && [ "$p" -gt 0 ] && [ "$p" != "$2" ]; }
 svc_restart() { if [ "$SUP" = s6 ]; then s6-svc -r "$1"; else sv term "$1" > /dev/null; fi; }
-publishers() { pgrep -f -- "$TOP/bin/mqttpub .*-t t$$" | wc -l; }
+# (the mqttpub mtrcfg found: bin/ or, in the sanitizer pass, build/asan/bin/)
+publishers() { pgrep -f -- "/mqttpub .*-t t$$" | wc -l; }
 
 DEVICES="a b c d"
 
