@@ -38,10 +38,14 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 	start_broker
 	start_pty_pair line
 	mqttpub_on_fifo -p "$BROKER_PORT" -t meters
-	smlread -d keller "$TMP/line.b" 2> "$TMP/rerr" 3>&- | tee "$TMP/out" >&7 &
+	# smlread and tee each tracked by pid: in "smlread | tee &", $! is tee's.
+	mkfifo "$TMP/sml"
+	tee "$TMP/out" < "$TMP/sml" >&7 3>&- &
+	track_pid $!
+	smlread -d keller "$TMP/line.b" > "$TMP/sml" 2> "$TMP/rerr" 3>&- &
 	local reader=$!
 	track_pid $reader
-	wait_for 50 has_open "$(pgrep -n -x smlread)" "$TMP/line.b"
+	wait_for 50 has_open $reader "$TMP/line.b"
 	smlsim -P q3a -o "$TMP/line.a" -n 5 -r 10 --seed 40 --solar 600
 	wait_for 100 lines_at_least "$TMP/out" 5
 	reference "$TMP/ref" -P q3a -n 5 --step 0.1 --seed 40 --solar 600
