@@ -36,7 +36,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lm
 SANFLAGS   = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_CC   ?= clang
 FUZZ_SECONDS ?= 300
-CHECK_FUZZ_SECONDS ?= 15
+CHECK_FUZZ_SECONDS ?= 10
 
 PROGS      = $(patsubst src/%.c,%,$(wildcard src/*.c))
 # lib/ is grouped by concern, one folder each, built into one archive:
@@ -140,7 +140,7 @@ lint:
 
 # Each suite runs the same tests: first the normal binaries, then the
 # sanitizer ones ahead of them on PATH.  t/run-bats prints the closing
-# "N passed, N failed, N skipped" line.
+# "N passed, N failed, N skipped (T s)" line.
 # Builds use every core (make check is often run without -j).
 NPROC     := $(shell nproc 2>/dev/null || echo 2)
 check: deps
