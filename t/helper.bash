@@ -11,6 +11,16 @@ TOP=${M2M_TOP:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)}
 CORPUS=${M2M_CORPUS:-$TOP/../shared/corpus/dsmr}
 FIXTURES=$TOP/t/fixtures
 
+# Debian's python3 for the tests' small scripts: a python3 earlier on PATH
+# may be a version manager's shim (pyenv's costs 0.3 s a start, and the
+# suite starts python several hundred times).
+PYTHON=/usr/bin/python3
+if [ -x "$PYTHON" ]; then
+	python3() { "$PYTHON" "$@"; }
+else
+	PYTHON=python3
+fi
+
 # A private directory per test; bats removes BATS_TEST_TMPDIR itself.
 setup_tmp() {
 	TMP=$BATS_TEST_TMPDIR

@@ -2,10 +2,6 @@
 # free loopback port with its data in $TMP, tracked by pid (load after
 # helper).
 
-# Debian's python3: a python3 earlier on PATH may be a slow wrapper.
-PYTHON=/usr/bin/python3
-[ -x "$PYTHON" ] || PYTHON=python3
-
 # wait_secs SECONDS COMMAND...: retries COMMAND until it succeeds, for at
 # most SECONDS by the clock (for checks that take a while each).
 wait_secs() {
