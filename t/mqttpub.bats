@@ -202,6 +202,10 @@ EOF
 	run --separate-stderr sh -c "echo '$line' | MQTT_PASSWORD=wrong mqttpub -p $BROKER_PORT -u meter"
 	[ "$status" -eq 1 ]
 	assert_equal "$stderr" "mqttpub: broker localhost:$BROKER_PORT refused the connection: Connection Refused: not authorised. (1 queued messages lost)"
+	# a password and no user name: said, not dropped in silence
+	run --separate-stderr env MQTT_PASSWORD=s3cret mqttpub -p "$BROKER_PORT" --check
+	[ "$status" -eq 2 ]
+	[[ "$stderr" == *'$MQTT_PASSWORD is set but --username is not'* ]] || fail "$stderr"
 }
 
 @test "a password is never an option" {

@@ -8,7 +8,7 @@ setup() { supervised_setup; }
 teardown() { supervised_teardown; }
 
 @test "mtrcfg, runit: new device starts, edit restarts it, touch does not, delete stops it" {
-	mk_conf 'mqtt: { password: "runit-secret-42" }'
+	mk_conf 'mqtt: { username: gw, password: "runit-secret-42" }'
 	start_runit
 	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/rmeter.yaml"
 	run mtrcfg -c "$TMP/etc/config.yaml" -o "$TMP/scan" -s runit

@@ -15,7 +15,7 @@ start_watch() {
 }
 
 @test "mtrcfg -w, s6: create, edit, touch, break, delete a device file" {
-	mk_conf 'mqtt: { password: "hunter2-secret" }'
+	mk_conf 'mqtt: { username: gw, password: "hunter2-secret" }'
 	start_s6
 	start_watch
 	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/meter_a.yaml"

@@ -49,7 +49,7 @@ teardown() { kill_tracked; }
 @test "mtrcfg -o: one service per sink, secrets in env/, the devices publish whole readings; a removed section stops its sink" {
 	mk_conf 'influxdb: { url: "http://127.0.0.1:8086", database: meters, username: gw, password: "in flux$(x)", sessions: 1 }' \
 		'http: { listen: "127.0.0.1:9644", stale: 30 }' \
-		'mqtt: { host: 127.0.0.1, port: 1884, client_id: gw, qos: 2, password: "mq-secret" }'
+		'mqtt: { host: 127.0.0.1, port: 1884, client_id: gw, qos: 2, username: gw, password: "mq-secret" }'
 	printf 'type: fake\nvalue: 5\n' > "$TMP/etc/config.d/f1.yaml"
 	mtrcfg_run -o "$TMP/scan" -s runit
 	assert_success
@@ -57,8 +57,8 @@ teardown() { kill_tracked; }
 	assert_line "mtrcfg: Started service: sink.influxdb (influxpub)"
 	assert_line "mtrcfg: Started service: sink.http (mtrexport)"
 	local i=$TMP/scan/sink.influxdb h=$TMP/scan/sink.http
-	grep -qx "exec chpst -e ./env '[^']*/influxpub' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-influxdb' '-w' 'http://127.0.0.1:8086' '-d' 'meters' '--influx-user' 'gw' '--sessions' '1'" "$i/run"
-	grep -qx "exec chpst -e ./env '[^']*/mtrexport' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-http' '-l' '127.0.0.1:9644' '--stale' '30'" "$h/run"
+	grep -qx "exec chpst -e ./env '[^']*/influxpub' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-influxdb' '-u' 'gw' '-w' 'http://127.0.0.1:8086' '-d' 'meters' '--influx-user' 'gw' '--sessions' '1'" "$i/run"
+	grep -qx "exec chpst -e ./env '[^']*/mtrexport' '-h' '127.0.0.1' '-p' '1884' '-i' 'gw-http' '-u' 'gw' '-l' '127.0.0.1:9644' '--stale' '30'" "$h/run"
 	[ "$(stat -c %a "$i/env/INFLUX_PASSWORD")" = 600 ]
 	[ "$(cat "$i/env/INFLUX_PASSWORD")" = 'in flux$(x)' ]
 	[ "$(cat "$i/env/MQTT_PASSWORD")" = mq-secret ]

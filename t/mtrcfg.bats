@@ -241,6 +241,23 @@ Y
 	[ ! -e "$TMP/scan/f2" ]
 }
 
+@test "mtrcfg: a password without a user name is a config error, and nothing is written" {
+	printf 'type: fake\nvalue: 1\n' > "$TMP/etc/config.d/f1.yaml"
+	cp "$TMP/etc/config.yaml" "$TMP/base.yaml"
+	printf 'mqtt:\n  password: "s3cret"\n' >> "$TMP/etc/config.yaml"
+	mtrcfg_run -o "$TMP/scan"
+	assert_failure 2
+	assert_line "mtrcfg: $TMP/etc/config.yaml:1:1: 'mqtt' has 'password' but no 'username': the broker is sent a password only with a user name"
+	[ ! -e "$TMP/scan/f1" ]
+	{ cat "$TMP/base.yaml"; printf 'influxdb:\n  url: http://127.0.0.1:8086\n  database: m\n  password: "s3cret"\n'; } > "$TMP/etc/config.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "'influxdb' has a password but no 'username'"
+	{ cat "$TMP/base.yaml"; printf 'mqtt:\n  username: meter\n  password: "s3cret"\n'; } > "$TMP/etc/config.yaml"
+	mtrcfg_run --check
+	assert_success
+}
+
 # One device file through mtrcfg --check, and the options it stands for
 # through p1read --check: the two must agree (the port rule and the DSMR
 # version are the reader's, called by mtrcfg, never restated).

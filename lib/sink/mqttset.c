@@ -237,6 +237,11 @@ void mqtt_settings_finish(struct mqtt_settings *s, const char *usage)
 		usage_die(usage, "%s", why);
 	if (mqtt_settings_files_check(s, why, sizeof why) < 0)
 		die(EXIT_USAGE, "%s", why);
+	/* a broker is sent a password only with a user name: say so rather
+	 * than connect without the password the user meant to give */
+	const char *pw = getenv("MQTT_PASSWORD");
+	if (pw && *pw && !s->username)
+		usage_die(usage, "$MQTT_PASSWORD is set but --username is not: a password is sent only with a user name");
 	mqtt_settings_defaults(s);
 	mqtt_settings_password(s);
 }
