@@ -348,6 +348,13 @@ Y
 	done
 }
 
+@test "mtrcfg: type meter2mqtt is the gateway publisher's, refused for a device" {
+	printf 'type: meter2mqtt\nport: "/dev/ttyUSB0"\n' > "$TMP/etc/config.d/gw.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "gw.yaml:1:7: 'type' cannot be 'meter2mqtt': the gateway's publisher reports under it"
+}
+
 @test "mtrcfg: version: yes in a DSMR device file fails --check" {
 	printf 'type: "dsmr"\nport: "/dev/ttyUSB0"\nversion: yes\n' > "$TMP/etc/config.d/meter.yaml"
 	mtrcfg_run --check

@@ -197,3 +197,35 @@ EOF
 	run sh -c "curl -sf '$EXPORT_URL/api/devices' | jq -c '.devices[] | select(.device == \"house\") | .health.publisher.spool'"
 	assert_output '{"bytes":955740,"replayed":17,"dropped":11890,"torn":1}'
 }
+
+@test "the gateway's shared publisher: up while its status is online, a row of its own, not counted as a meter" {
+	start_exporter
+	local host
+	host=$(uname -n | tr -c 'A-Za-z0-9-\n' '_')
+	mkdir "$TMP/in"
+	mkfifo "$TMP/in/a"
+	exec 5<> "$TMP/in/a"
+	# fan-in, no --type/--device: the publisher is meters/meter2mqtt/HOST
+	mqttpub -p "$BROKER_PORT" --reading --health-interval 1 < "$TMP/in" 2> "$TMP/pub.err" &
+	local pub=$!
+	track_pid $pub
+	printf '%s\n' '{"time":"2026-11-27T10:00:01Z","type":"dsmr","device":"house","values":{"power":{"value":0.070,"unit":"kW"}}}' >&5
+	wait_for 50 page_has 'data-device="house"'
+	wait_for 50 metric_is "meter2mqtt_up{type=\"meter2mqtt\",device=\"$host\"}" 1
+	wait_for 50 metric_is "meter2mqtt_publisher_published_total{type=\"meter2mqtt\",device=\"$host\"}" 1 2 3 4
+	run sh -c "curl -sf '$EXPORT_URL/api/devices' | jq -c '.devices[] | [.type, .device, .state, .publisher]'"
+	assert_output - <<OUT
+["dsmr","house","online",null]
+["meter2mqtt","$host","online",true]
+OUT
+	curl -sf "$EXPORT_URL/" > "$TMP/page.html"
+	grep -q '<p class="summary">1 devices: 1 online' "$TMP/page.html" || fail "$(grep summary "$TMP/page.html")"
+	grep -q "<tr class=\"publisher online\" data-state=\"online\" data-type=\"meter2mqtt\" data-device=\"$host\">" "$TMP/page.html"
+	# stopped cleanly, it says offline: so does the exporter
+	kill -TERM $pub
+	wait_gone $pub 100
+	wait_for 50 metric_is "meter2mqtt_up{type=\"meter2mqtt\",device=\"$host\"}" 0
+	run sh -c "curl -sf '$EXPORT_URL/api/devices' | jq -r '.devices[] | select(.publisher) | .state'"
+	assert_output offline
+	exec 5>&-
+}

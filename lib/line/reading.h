@@ -19,6 +19,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The type a fan-in mqttpub that no --type names publishes its own
+ * status and health under (PREFIX/meter2mqtt/HOST/...): the gateway's
+ * publisher, not a meter.  Reserved: no device may have it (mtrcfg says
+ * so), and the exporter tells the publisher from meters by it. */
+#define PUBLISHER_TYPE "meter2mqtt"
+
 enum jv_type { JV_NULL, JV_FALSE, JV_TRUE, JV_NUMBER, JV_STRING, JV_ARRAY, JV_OBJECT };
 
 struct jmember;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "line/reading.h"
+
 const char *const dev_reject_names[REJ_N] = {
 	[REJ_TOO_LARGE] = "too_large",   [REJ_NOT_JSON] = "not_a_reading", [REJ_MISMATCH] = "topic_mismatch",
 	[REJ_BAD_HEALTH] = "bad_health", [REJ_BAD_STATUS] = "bad_status",  [REJ_BAD_TOPIC] = "bad_topic",
@@ -118,6 +120,7 @@ static struct device *device_get(struct devtable *t, const char *type, const cha
 			device_free(d);
 		return NULL;
 	}
+	d->publisher = strcmp(type, PUBLISHER_TYPE) == 0;
 	memmove(t->v + at + 1, t->v + at, (t->n - at) * sizeof *t->v);
 	t->v[at] = d;
 	t->n++;
@@ -333,6 +336,8 @@ enum dev_state device_state(const struct devtable *t, const struct device *d, in
 {
 	if (d->status == STATUS_OFFLINE)
 		return DS_OFFLINE;
+	if (d->publisher)
+		return d->status == STATUS_ONLINE ? DS_ONLINE : DS_WAITING;
 	if (!d->seen_ms)
 		return DS_WAITING;
 	return now_ms - d->seen_ms > device_stale_ms(t, d) ? DS_STALE : DS_ONLINE;

@@ -12,7 +12,11 @@
  *            between its last two readings plus a second, or the fixed
  *            time given (the reader stopped, the pipe is stuck);
  *   offline  mqttpub said so on <prefix>/<type>/<device>/status;
- *   waiting  known from its status or health only, no reading yet. */
+ *   waiting  known from its status or health only, no reading yet.
+ *
+ * The gateway's shared publisher (type PUBLISHER_TYPE, sink/pubhealth.h)
+ * sends no readings, only its status and health: it is online or offline
+ * as its status says, waiting until it has said. */
 #ifndef M2M_DEVTABLE_H
 #define M2M_DEVTABLE_H
 
@@ -59,6 +63,7 @@ struct device {
 	int64_t interval_ms;      /* the gap before it, 0 until two readings */
 	unsigned long readings;
 	enum dev_status status;
+	bool publisher;           /* the gateway's publisher, not a meter */
 	struct dev_value *v;
 	size_t nv;
 	struct dev_health h;

@@ -269,6 +269,10 @@ static void json_device(struct jw *w, const struct devtable *t, const struct dev
 		jw_string(w, status_names[d->status]);
 	else
 		jw_null(w);
+	if (d->publisher) {
+		jw_key(w, "publisher");
+		jw_bool(w, true);
+	}
 	if (d->meter_id) {
 		jw_key(w, "meter_id");
 		jw_string(w, d->meter_id);
@@ -401,32 +405,60 @@ static void html_health(struct buf *b, const struct device *d)
 	html_cell(b, "link", h->link[0] ? h->link : "\xe2\x80\x93");
 }
 
+/* The gateway's publisher: no readings; its counters where a meter's
+ * values go, what it dropped where a meter's dropped telegrams go. */
+static void html_publisher_cells(struct buf *b, const struct device *d)
+{
+	const struct dev_health *h = &d->h;
+	buf_adds(b, "<td class=\"values\"><ul class=\"values\">");
+	if (h->has_publisher) {
+		const char *names[] = { "published", "queued", "reconnects", "spool bytes" };
+		unsigned long long v[] = { h->published, h->queued, h->reconnects, h->spool_bytes };
+		for (size_t k = 0; k < (h->has_spool ? 4u : 3u); k++)
+			buf_printf(b, "<li><span class=\"name\">%s</span> <span class=\"value\">%llu</span></li>",
+			           names[k], v[k]);
+	}
+	buf_adds(b, "</ul></td>");
+	unsigned long long dropped = h->pub_dropped;
+	buf_printf(b, "<td class=\"dropped%s\" data-dropped=\"%llu\">%llu</td>", dropped ? " bad" : "", dropped,
+	           dropped);
+	html_cell(b, "link", "\xe2\x80\x93");
+}
+
 static void html_device(struct buf *b, const struct devtable *t, const struct device *d, const struct exp_clock *c)
 {
 	const char *state = dev_state_names[device_state(t, d, c->now_ms)];
-	buf_printf(b, "<tr class=\"device %s\" data-state=\"%s\" data-type=\"", state, state);
+	buf_printf(b, "<tr class=\"%s %s\" data-state=\"%s\" data-type=\"", d->publisher ? "publisher" : "device",
+	           state, state);
 	exp_html_escape(b, d->type);
 	buf_adds(b, "\" data-device=\"");
 	exp_html_escape(b, d->device);
 	buf_printf(b, "\"><td class=\"state\"><span>%s</span></td>", state);
 	html_cell(b, "device", d->device);
 	html_cell(b, "type", d->type);
-	html_cell(b, "meter", d->meter_id ? d->meter_id : "");
+	html_cell(b, "meter", d->publisher ? "the gateway's publisher" : d->meter_id ? d->meter_id : "");
 	char age[32] = "\xe2\x80\x93";
 	if (d->seen_ms)
 		format_age(age, sizeof age, age_s(d, c));
 	html_cell(b, "time", d->time[0] ? d->time : "\xe2\x80\x93");
 	html_cell(b, "age", age);
-	html_values(b, d);
-	html_health(b, d);
+	if (d->publisher) {
+		html_publisher_cells(b, d);
+	} else {
+		html_values(b, d);
+		html_health(b, d);
+	}
 	buf_adds(b, "</tr>\n");
 }
 
 void exp_status_html(const struct devtable *t, const struct exp_clock *c, int refresh_s, struct buf *out)
 {
-	size_t count[4] = { 0 };
+	size_t count[4] = { 0 }, meters = 0;
 	for (size_t i = 0; i < t->n; i++)
-		count[device_state(t, t->v[i], c->now_ms)]++;
+		if (!t->v[i]->publisher) {
+			count[device_state(t, t->v[i], c->now_ms)]++;
+			meters++;
+		}
 	char now[32];
 	time_t secs = (time_t)(c->unix_ms / 1000);
 	struct tm tm;
@@ -439,7 +471,7 @@ void exp_status_html(const struct devtable *t, const struct exp_clock *c, int re
 	           "<title>meter2mqtt: %zu online, %zu stale, %zu offline</title><style>%s</style></head>\n<body>"
 	           "<h1>meter2mqtt</h1><p class=\"summary\">%zu devices: %zu online, %zu stale, %zu offline, "
 	           "%zu waiting. %s, every %d s.</p>\n",
-	           refresh_s, count[DS_ONLINE], count[DS_STALE], count[DS_OFFLINE], page_style, t->n, count[DS_ONLINE],
+	           refresh_s, count[DS_ONLINE], count[DS_STALE], count[DS_OFFLINE], page_style, meters, count[DS_ONLINE],
 	           count[DS_STALE], count[DS_OFFLINE], count[DS_WAITING], now, refresh_s);
 	buf_adds(out, "<table><thead><tr><th>State</th><th>Device</th><th>Type</th><th>Meter</th>"
 	              "<th>Last reading</th><th>Age</th><th>Values</th><th>Dropped</th><th>Link</th></tr></thead>"

@@ -258,7 +258,7 @@ static void set_self(struct publisher *p)
 	for (char *c = host; *c; c++)
 		if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') && *c != '-')
 			*c = '_';
-	set_device(p, "meter2mqtt", host[0] ? host : "gateway");
+	set_device(p, PUBLISHER_TYPE, host[0] ? host : "gateway");
 }
 
 /* stdin is a directory: fan-in. */

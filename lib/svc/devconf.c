@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/text.h"
+#include "line/reading.h"
 #include "meter/port.h"
 #include "svc/yamlwalk.h"
 
@@ -104,6 +105,8 @@ static void device_pair(struct yw *w, const yaml_node_t *k, const char *key, yam
 		const char *t = yw_scalar(w, v, key);
 		if (t && !device_id_valid(t))
 			yw_error(w, v, "'type' must be a type name ([A-Za-z0-9_-]{1,64}), not '%s'", t);
+		else if (t && !strcmp(t, PUBLISHER_TYPE))
+			yw_error(w, v, "'type' cannot be '%s': the gateway's publisher reports under it", t);
 		else if (t) {
 			c->type = strdup(t);
 			c->type_line = YW_LINE(v);
