@@ -299,8 +299,9 @@ Y
 
 # config.yaml's mqtt: section through mtrcfg --check, and the same
 # settings as options through mqttpub --check: one parser and one check
-# (lib/sink/mqttset.c) behind both, so one verdict.  PW is a readable
-# password file, CA a CA file, NONE a file that does not exist.
+# (lib/sink/mqttset.c) behind both, so one verdict.  @PW@ is a readable
+# password file, @CA@ a CA file, @NONE@ a file that does not exist (marked
+# so that no temporary directory's name can hold one).
 @test "mtrcfg --check and mqttpub --check give one verdict on each mqtt: section" {
 	local rows=(
 		# verdict | mqtt: mapping | the same as mqttpub options
@@ -316,15 +317,15 @@ Y
 		'no|keepalive: 2|-k 2'
 		'no|host: ""|--host='
 		'ok|host: broker.example, retain: false|-h broker.example --no-retain'
-		'ok|username: u, password_file: PW|-u u --password-file=PW'
-		'no|password_file: PW|--password-file=PW'
-		'no|username: u, password_file: NONE|-u u --password-file=NONE'
+		'ok|username: u, password_file: @PW@|-u u --password-file=@PW@'
+		'no|password_file: @PW@|--password-file=@PW@'
+		'no|username: u, password_file: @NONE@|-u u --password-file=@NONE@'
 		'ok|tls: true|--tls'
-		'ok|tls: { ca_file: CA }|--cafile=CA'
-		'no|tls: { ca_file: NONE }|--cafile=NONE'
-		'no|tls: { cert_file: CA }|--cert=CA'
-		'no|tls: { cert_file: CA, key_file: CA }|--cert=CA --key=CA'
-		'ok|tls: { ca_file: CA, cert_file: CA, key_file: CA }|--cafile=CA --cert=CA --key=CA'
+		'ok|tls: { ca_file: @CA@ }|--cafile=@CA@'
+		'no|tls: { ca_file: @NONE@ }|--cafile=@NONE@'
+		'no|tls: { cert_file: @CA@ }|--cert=@CA@'
+		'no|tls: { cert_file: @CA@, key_file: @CA@ }|--cert=@CA@ --key=@CA@'
+		'ok|tls: { ca_file: @CA@, cert_file: @CA@, key_file: @CA@ }|--cafile=@CA@ --cert=@CA@ --key=@CA@'
 		'ok|tls: { version: tlsv1.2 }|--tls-version=tlsv1.2'
 		'no|tls: { version: tlsv1.0 }|--tls-version=tlsv1.0'
 	)
@@ -335,8 +336,8 @@ Y
 	local row want yaml opts cfg pub
 	for row in "${rows[@]}"; do
 		IFS='|' read -r want yaml opts <<<"$row"
-		yaml=${yaml//PW/$TMP/pw} yaml=${yaml//NONE/$TMP/none} yaml=${yaml//CA/$TMP/ca.pem}
-		opts=${opts//PW/$TMP/pw} opts=${opts//NONE/$TMP/none} opts=${opts//CA/$TMP/ca.pem}
+		yaml=${yaml//@PW@/$TMP/pw} yaml=${yaml//@NONE@/$TMP/none} yaml=${yaml//@CA@/$TMP/ca.pem}
+		opts=${opts//@PW@/$TMP/pw} opts=${opts//@NONE@/$TMP/none} opts=${opts//@CA@/$TMP/ca.pem}
 		{ cat "$TMP/base.yaml"; echo "mqtt: { $yaml }"; } > "$TMP/etc/config.yaml"
 		mtrcfg_run --check
 		cfg=$([ "$status" -eq 0 ] && echo ok || echo no)
