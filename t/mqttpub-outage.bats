@@ -8,15 +8,6 @@ bats_require_minimum_version 1.5.0
 setup() { setup_tmp; }
 teardown() { kill_tracked; }
 
-# numbered N RATE_SLEEP: N reading lines, each carrying its number.
-numbered() {
-	local i
-	for ((i = 1; i <= $1; i++)); do
-		printf '{"type":"t","device":"d","values":{"n":{"value":%d}}}\n' "$i"
-		sleep "$2"
-	done
-}
-
 @test "broker stopped for 10 s at 20 lines/s: every message arrives" {
 	BROKER_PORT=$(free_port)
 	broker_up
@@ -24,7 +15,7 @@ numbered() {
 	track_pid $!
 	wait_for 50 grep -q 'as subid' "$TMP/mosquitto.log"
 
-	numbered 400 0.05 | mqttpub -p "$BROKER_PORT" --no-retain --drain-timeout 30 2> "$TMP/err" &
+	numbered 400 1 0.05 | mqttpub -p "$BROKER_PORT" --no-retain --drain-timeout 30 2> "$TMP/err" &
 	local pub=$!
 	track_pid "$pub"
 	wait_for 100 test -s "$TMP/got"

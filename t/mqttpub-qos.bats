@@ -11,16 +11,6 @@ bats_require_minimum_version 1.5.0
 setup() { setup_tmp; }
 teardown() { kill_tracked; }
 
-# numbered N [EVERY PAUSE]: N reading lines carrying their number; a pause
-# of PAUSE s after every EVERY lines.
-numbered() {
-	local i
-	for ((i = 1; i <= $1; i++)); do
-		printf '{"type":"t","device":"d","values":{"n":{"value":%d}}}\n' "$i"
-		[ $# -lt 3 ] || ((i % $2)) || sleep "$3"
-	done
-}
-
 # A QoS 2 subscriber to meters/t/d/n, writing to $TMP/got; ARGS go to
 # mosquitto_sub.  Waits until the broker has it.
 subscriber() {
@@ -43,8 +33,7 @@ got_settled() {
 every_once() {
 	wait_for 300 got_at_least "$1"
 	sleep 0.5 # a duplicate would come now
-	run sort -n "$TMP/got"
-	assert_output "$(seq 1 "$1")"
+	numbers_are "$TMP/got" 1 "$1"
 }
 
 qos2_stock() {
@@ -93,8 +82,7 @@ qos2_restart() {
 	qos2_restart 5
 	wait_for 300 got_at_least 2000
 	sleep 0.5
-	run sort -un "$TMP/got"
-	assert_output "$(seq 1 2000)"
+	numbers_are "$TMP/got" 1 2000 -u
 }
 
 # A broker killed mid-stream comes back without the session.  mqttpub is
@@ -124,8 +112,7 @@ qos2_restart() {
 	[ "$rc" -eq 0 ]
 	wait_for 300 got_at_least 20000
 	sleep 0.5
-	run sort -un "$TMP/got"
-	assert_output "$(seq 1 20000)"
+	numbers_are "$TMP/got" 1 20000 -u
 }
 
 @test "MQTT 5: at most the broker's receive maximum in flight" {

@@ -10,14 +10,6 @@ bats_require_minimum_version 1.5.0
 setup() { setup_tmp; }
 teardown() { kill_tracked; }
 
-# numbered N [FIRST]: N reading lines carrying the numbers FIRST.. (1).
-numbered() {
-	local i first=${2:-1}
-	for ((i = first; i < first + $1; i++)); do
-		printf '{"type":"t","device":"d","values":{"n":{"value":%d}}}\n' "$i"
-	done
-}
-
 got_at_least() { [ "$(wc -l < "$TMP/got")" -ge "$1" ]; }
 
 # A QoS 1 subscriber to meters/t/d/n writing to $TMP/got.
@@ -53,8 +45,7 @@ spool_files() { ls "$TMP/spool"/*.seg 2>/dev/null | wc -l; }
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"spool $TMP/spool: 1000 messages from an earlier run, sent first"* ]]
 	wait_for 100 got_at_least 1000
-	run sort -n "$TMP/got"
-	assert_output "$(seq 1 1000)"
+	numbers_are "$TMP/got" 1 1000
 	# all delivered: the spool is empty
 	[ "$(spool_files)" -eq 0 ]
 }
@@ -72,8 +63,7 @@ spool_files() { ls "$TMP/spool"/*.seg 2>/dev/null | wc -l; }
 	[[ "$stderr" == *"the last record at byte "*": cut short: "*" bytes skipped"* ]]
 	[[ "$stderr" == *"9 messages from an earlier run, sent first"* ]]
 	wait_for 100 got_at_least 9
-	run sort -n "$TMP/got"
-	assert_output "$(seq 1 9)"
+	numbers_are "$TMP/got" 1 9
 	# The health line came first, before anything was delivered: 9
 	# replayed and queued, 9 records of 30 bytes on disk, 1 torn.
 	run health_message
@@ -103,8 +93,7 @@ spool_files() { ls "$TMP/spool"/*.seg 2>/dev/null | wc -l; }
 	subscriber
 	mqttpub -p "$BROKER_PORT" --no-retain --spool "$TMP/spool" < /dev/null 2>/dev/null
 	wait_for 100 got_at_least "$((kept - 1))"
-	run sort -n "$TMP/got"
-	assert_output "$(seq $((dropped + 1)) 40000)"
+	numbers_are "$TMP/got" $((dropped + 1)) 40000
 	# The health message: what the first run dropped, and the spool's
 	# bytes before its own record (header 12, flags and length 5, the
 	# topic's 17, the payload) was added.
