@@ -205,7 +205,7 @@ EOF
 	# a password and no user name: said, not dropped in silence
 	run --separate-stderr env MQTT_PASSWORD=s3cret mqttpub -p "$BROKER_PORT" --check
 	[ "$status" -eq 2 ]
-	[[ "$stderr" == *'$MQTT_PASSWORD is set but --username is not'* ]] || fail "$stderr"
+	[[ "$stderr" == *'a password ($MQTT_PASSWORD, or password: in config.yaml) needs --username'* ]] || fail "$stderr"
 }
 
 @test "a password is never an option" {

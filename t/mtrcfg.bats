@@ -247,12 +247,12 @@ Y
 	printf 'mqtt:\n  password: "s3cret"\n' >> "$TMP/etc/config.yaml"
 	mtrcfg_run -o "$TMP/scan"
 	assert_failure 2
-	assert_line "mtrcfg: $TMP/etc/config.yaml:1:1: 'mqtt' has 'password' but no 'username': the broker is sent a password only with a user name"
+	assert_line --partial "mtrcfg: $TMP/etc/config.yaml:1:1: 'mqtt': a password (\$MQTT_PASSWORD, or password: in config.yaml) needs --username (username:)"
 	[ ! -e "$TMP/scan/f1" ]
 	{ cat "$TMP/base.yaml"; printf 'influxdb:\n  url: http://127.0.0.1:8086\n  database: m\n  password: "s3cret"\n'; } > "$TMP/etc/config.yaml"
 	mtrcfg_run --check
 	assert_failure 2
-	assert_output --partial "'influxdb' has a password but no 'username'"
+	assert_output --partial "'influxdb': influxpub --check rejects it: influxpub: an InfluxDB password without --influx-user"
 	{ cat "$TMP/base.yaml"; printf 'mqtt:\n  username: meter\n  password: "s3cret"\n'; } > "$TMP/etc/config.yaml"
 	mtrcfg_run --check
 	assert_success

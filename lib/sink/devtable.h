@@ -14,7 +14,7 @@
  *   offline  mqttpub said so on <prefix>/<type>/<device>/status;
  *   waiting  known from its status or health only, no reading yet.
  *
- * The gateway's shared publisher (type PUBLISHER_TYPE, sink/pubhealth.h)
+ * The gateway's shared publisher (type PUBLISHER_TYPE, line/reading.h)
  * sends no readings, only its status and health: it is online or offline
  * as its status says, waiting until it has said. */
 #ifndef M2M_DEVTABLE_H

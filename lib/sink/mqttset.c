@@ -169,8 +169,13 @@ int mqtt_settings_check(struct mqtt_settings *s, char *why, size_t n)
 		return refuse(why, n, "--cert and --key go together");
 	if (s->cert && !s->cafile && !s->capath)
 		return refuse(why, n, "--cert needs --cafile or --capath");
+	/* a broker is sent a password only with a user name: without one the
+	 * password the user meant to give would be dropped in silence */
 	if (s->password_file && !s->username)
 		return refuse(why, n, "--password-file needs --username");
+	if (s->password_given && !s->username)
+		return refuse(why, n, "a password ($MQTT_PASSWORD, or password: in config.yaml) needs --username "
+		                      "(username:): a broker is sent a password only with a user name");
 	if (s->cafile || s->capath || s->cert || s->insecure || s->tls_version)
 		s->tls = true;
 	return 0;
@@ -233,15 +238,12 @@ void mqtt_settings_getopt(struct mqtt_settings *s, int c, const char *usage, cha
 void mqtt_settings_finish(struct mqtt_settings *s, const char *usage)
 {
 	char why[512];
+	const char *pw = getenv("MQTT_PASSWORD");
+	s->password_given = pw && *pw;
 	if (mqtt_settings_check(s, why, sizeof why) < 0)
 		usage_die(usage, "%s", why);
 	if (mqtt_settings_files_check(s, why, sizeof why) < 0)
 		die(EXIT_USAGE, "%s", why);
-	/* a broker is sent a password only with a user name: say so rather
-	 * than connect without the password the user meant to give */
-	const char *pw = getenv("MQTT_PASSWORD");
-	if (pw && *pw && !s->username)
-		usage_die(usage, "$MQTT_PASSWORD is set but --username is not: a password is sent only with a user name");
 	mqtt_settings_defaults(s);
 	mqtt_settings_password(s);
 }

@@ -31,6 +31,9 @@ struct mqtt_settings {
 	const char *username;
 	const char *password_file; /* the password's file, when not $MQTT_PASSWORD */
 	const char *password;      /* read by mqtt_settings_password, never an option */
+	bool password_given;       /* one waits elsewhere: $MQTT_PASSWORD, or
+	                            * config.yaml's password: (checked: it needs
+	                            * a user name) */
 	const char *cafile, *capath, *cert, *key, *tls_version;
 	bool tls, insecure;
 };

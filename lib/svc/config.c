@@ -267,21 +267,12 @@ int config_load_base(const char *file, const char *buf, size_t len, struct base_
 		yaml_document_delete(&w.doc);
 	struct mqtt_conf *m = &out->mqtt;
 	char why[256];
+	m->s.password_given = m->password != NULL;
 	if (m->password && m->s.password_file) {
 		diag_add(d, file, 1, 1, "'mqtt' has both 'password' and 'password_file': keep one");
 		w.errors++;
 	} else if (out->influx.password && out->influx.password_file) {
 		diag_add(d, file, 1, 1, "'influxdb' has both 'password' and 'password_file': keep one");
-		w.errors++;
-	} else if (m->password && !m->s.username) {
-		/* the broker is sent a password only with a user name: without
-		 * one it would be dropped, and the broker would refuse us */
-		diag_add(d, file, 1, 1, "'mqtt' has 'password' but no 'username': the broker is sent a "
-		                        "password only with a user name");
-		w.errors++;
-	} else if ((out->influx.password || out->influx.password_file) && !out->influx.username) {
-		diag_add(d, file, 1, 1, "'influxdb' has a password but no 'username': InfluxDB 1.x takes "
-		                        "both (2.x takes 'token')");
 		w.errors++;
 	} else if (out->influx.token && out->influx.token_file) {
 		diag_add(d, file, 1, 1, "'influxdb' has both 'token' and 'token_file': keep one");
