@@ -14,6 +14,8 @@ FIXTURES=$TOP/t/fixtures
 # Debian's python3 for the tests' small scripts: a python3 earlier on PATH
 # may be a version manager's shim (pyenv's costs 0.3 s a start, and the
 # suite starts python several hundred times).
+# (A function: in the background, `python3 ... &`'s $! is the subshell's,
+# not python's; a test that kills what it started runs "$PYTHON" there.)
 PYTHON=/usr/bin/python3
 if [ -x "$PYTHON" ]; then
 	python3() { "$PYTHON" "$@"; }
