@@ -108,7 +108,7 @@ Y
 
 @test "mtrcfg: -o writes run, log/run, env/ and the marker; a rerun touches nothing" {
 	printf 'type: fake\nvalue: 5\npoll_interval: 2\n' > "$TMP/etc/config.d/f1.yaml"
-	echo "mqtt: { host: broker.example, port: 1884, topic_prefix: home, qos: 2, retain: false, client_id: gw }" >> "$TMP/etc/config.yaml"
+	echo "mqtt: { host: broker.example, port: 1884, topic_prefix: home, qos: 2, retain: false, client_id: gw, max_inflight: 100 }" >> "$TMP/etc/config.yaml"
 	mtrcfg_run -o "$TMP/scan" -s runit
 	assert_success
 	assert_output "mtrcfg: Started device: f1 (fake)"
@@ -116,7 +116,7 @@ Y
 	# run execs the reader, log/run execs the publisher: the supervisor's
 	# pipe joins them, and no shell stays behind.
 	grep -qx "exec chpst -e ./env '$TMP/etc/types/fake' '--device=f1' '--value=5' '--poll-interval=2'" "$s/run"
-	grep -qx "exec chpst -e ../env '$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-i' 'gw-f1' '-q' '2' '--no-retain' '-t' 'home' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1'" "$s/log/run"
+	grep -qx "exec chpst -e ../env '$TMP/etc/stubpub' '-h' 'broker.example' '-p' '1884' '-i' 'gw-f1' '-q' '2' '--no-retain' '--max-inflight' '100' '-t' 'home' '--type' 'fake' '--device' 'f1' '--spool' '$TMP/state/f1'" "$s/log/run"
 	grep -qx "exec 2<> ../meter2mqtt.log/fifo" "$s/run"
 	grep -qx "exec 2<> ../../meter2mqtt.log/fifo" "$s/log/run"
 	[ "$(cat "$s/env/METER2MQTT_LOG_TAG")" = f1 ]
@@ -315,6 +315,8 @@ Y
 		'no|protocol: 4|-V 4'
 		'ok|keepalive: 30|-k 30'
 		'no|keepalive: 2|-k 2'
+		'ok|max_inflight: 100|--max-inflight 100'
+		'no|max_inflight: 0|--max-inflight 0'
 		'no|host: ""|--host='
 		'ok|host: broker.example, retain: false|-h broker.example --no-retain'
 		'ok|username: u, password_file: @PW@|-u u --password-file=@PW@'

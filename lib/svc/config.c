@@ -18,7 +18,7 @@ static const char *const influx_keys[] = { "url",    "database", "username", "pa
 static const char *const http_keys[] = { "listen", "stale", "refresh" };
 static const char *const mqtt_keys[] = { "host",      "port",      "topic_prefix", "username", "password",
                                          "password_file", "client_id", "qos",      "retain",   "keepalive",
-                                         "protocol",  "tls" };
+                                         "protocol",  "max_inflight", "tls" };
 static const char *const tls_keys[] = { "ca_file", "ca_path", "cert_file", "key_file", "version", "insecure" };
 static const char *const logging_keys[] = { "level", "dir" };
 static const char *const ha_keys[] = { "enabled", "discovery_prefix" };
@@ -60,6 +60,7 @@ static const struct {
 	{ "username", MQTT_OPT_USERNAME }, { "password_file", MQTT_OPT_PASSWORD_FILE },
 	{ "client_id", MQTT_OPT_CLIENT_ID }, { "qos", MQTT_OPT_QOS },
 	{ "keepalive", MQTT_OPT_KEEPALIVE }, { "protocol", MQTT_OPT_PROTOCOL },
+	{ "max_inflight", MQTT_OPT_MAX_INFLIGHT },
 	{ "ca_file", MQTT_OPT_CAFILE },    { "ca_path", MQTT_OPT_CAPATH },
 	{ "cert_file", MQTT_OPT_CERT },    { "key_file", MQTT_OPT_KEY },
 	{ "version", MQTT_OPT_TLS_VERSION },
