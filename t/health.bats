@@ -140,7 +140,7 @@ dsmr_stream() {
 	local port
 	port=$(free_port)
 	# A server that sends one telegram to each connection, then stays silent.
-	"$PYTHON" - "$port" "$CORPUS/dsmr_parser__v5.txt" 3>&- <<'PY' &
+	python3 - "$port" "$CORPUS/dsmr_parser__v5.txt" 3>&- <<'PY' &
 import socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

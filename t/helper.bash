@@ -13,15 +13,16 @@ FIXTURES=$TOP/t/fixtures
 
 # Debian's python3 for the tests' small scripts: a python3 earlier on PATH
 # may be a version manager's shim (pyenv's costs 0.3 s a start, and the
-# suite starts python several hundred times).
-# (A function: in the background, `python3 ... &`'s $! is the subshell's,
-# not python's; a test that kills what it started runs "$PYTHON" there.)
-PYTHON=/usr/bin/python3
-if [ -x "$PYTHON" ]; then
-	python3() { "$PYTHON" "$@"; }
-else
-	PYTHON=python3
+# suite starts python several hundred times).  Put first on PATH from a
+# directory of its own (nothing else of /usr/bin may shadow the tree's
+# programs), not wrapped in a shell function: in the background a
+# function's $! is its subshell's, and killing that leaves python running.
+if [ -x /usr/bin/python3 ]; then
+	[ -e "$BATS_RUN_TMPDIR/python/python3" ] ||
+		{ mkdir -p "$BATS_RUN_TMPDIR/python" && ln -s /usr/bin/python3 "$BATS_RUN_TMPDIR/python/python3"; } 2>/dev/null
+	PATH="$BATS_RUN_TMPDIR/python:$PATH"
 fi
+PYTHON=python3
 
 # A private directory per test; bats removes BATS_TEST_TMPDIR itself.
 setup_tmp() {

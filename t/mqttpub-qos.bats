@@ -159,7 +159,7 @@ qos2_restart() {
 # cannot be told to do that.
 refusing_broker() {
 	BROKER_PORT=$(free_port)
-	"$PYTHON" -c '
+	python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)

@@ -316,7 +316,7 @@ energy_check() {
 	addr=$(cat "$TMP/addr")
 	[[ "$addr" == 127.0.0.1:* ]]
 	# A client that connects and never reads.
-	"$PYTHON" -c 'import socket,sys,time
+	python3 -c 'import socket,sys,time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 time.sleep(30)' "${addr#*:}" 3>&- &
