@@ -4,10 +4,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <errno.h>
 #include <time.h>
 
 #include "base/err.h"
 #include "base/util.h"
+#include "line/frame.h"
 
 /* The longest a reader waits for the next attempt to open: 30 s. */
 #define RECONNECT_CAP_S 30
@@ -143,4 +146,131 @@ void listen_loop(struct port *p, struct health *h, long silence_s, const struct 
 		health_tick(h);
 	}
 	health_final(h);
+}
+
+/* ---- many meters in one loop ---- */
+
+static int epfd = -1;
+
+static void many_open(struct listener *l, int64_t now)
+{
+	if (port_open(l->port) < 0) {
+		if (!l->said_down) {
+			warnx("%s: %s: cannot open: %s; retrying every %d s at most", l->name, l->port->spec, l->port->why,
+			      RECONNECT_CAP_S);
+			health_complain(l->health, "%s: cannot open: %s", l->port->spec, l->port->why);
+			l->said_down = true;
+		}
+		health_link(l->health, HEALTH_LINK_DOWN);
+		l->retry_at = now + l->retry_ms;
+		l->retry_ms = l->retry_ms * 2 > RECONNECT_CAP_S * 1000 ? RECONNECT_CAP_S * 1000 : l->retry_ms * 2;
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, l->port->fd, &ev) < 0)
+		die_errno(EXIT_RUNTIME, "epoll_ctl");
+	if (l->said_down || l->was_lost)
+		warnx("%s: %s: connected%s", l->name, l->port->spec, l->was_lost ? " again" : "");
+	l->open = true;
+	l->was_lost = false;
+	l->said_down = false;
+	l->retry_ms = 1000;
+	l->silent_at = l->port->kind == PORT_TCP && l->silence_s > 0 ? now + l->silence_s * 1000 : INT64_MAX;
+}
+
+static void many_lost(struct listener *l, int64_t now)
+{
+	l->sink->lost(l->sink->ctx, false);
+	warnx("%s: %s: lost: %s; reconnecting", l->name, l->port->spec, l->port->why);
+	health_complain(l->health, "%s: lost: %s", l->port->spec, l->port->why);
+	health_link(l->health, HEALTH_LINK_DOWN);
+	port_close(l->port); /* closing drops it from the epoll set */
+	l->open = false;
+	l->said_down = false;
+	l->was_lost = true;
+	l->retry_at = now + 1000;
+	l->retry_ms = 2000;
+}
+
+static void many_read(struct listener *l, unsigned char *buf, size_t size, int64_t now)
+{
+	ssize_t got = port_read_ready(l->port, buf, size);
+	if (got == 0)
+		return;
+	if (got < 0) {
+		many_lost(l, now);
+		return;
+	}
+	health_link(l->health, HEALTH_LINK_UP);
+	if (l->silent_at != INT64_MAX)
+		l->silent_at = now + l->silence_s * 1000;
+	for (size_t off = 0; off < (size_t)got;)
+		off += l->sink->push(l->sink->ctx, buf + off, (size_t)got - off);
+}
+
+/* Opens what is due, loses what is silent, writes health lines when due;
+ * returns how long poll may wait (-1: for ever). */
+static int many_timers(struct listener *v, size_t n, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		struct listener *l = &v[i];
+		if (!l->open && now >= l->retry_at)
+			many_open(l, now);
+		if (l->open && now >= l->silent_at) {
+			snprintf(l->port->why, sizeof l->port->why, "no data for %ld s", l->silence_s);
+			many_lost(l, now);
+		}
+		health_tick(l->health);
+		int64_t at = l->open ? l->silent_at : l->retry_at;
+		int h = health_wait_ms(l->health);
+		if (h >= 0 && now + h < at)
+			at = now + h;
+		if (at < next)
+			next = at;
+	}
+	if (next == INT64_MAX)
+		return -1;
+	return next <= now ? 0 : next - now > 86400000 ? 86400000 : (int)(next - now);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void listen_many(struct listener *v, size_t n, int gather_ms)
+{
+	static unsigned char buf[65536];
+	static struct epoll_event evs[256];
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		die_errno(EXIT_RUNTIME, "epoll_create1");
+	for (size_t i = 0; i < n; i++) {
+		v[i].port->idle = NULL;
+		v[i].retry_ms = 1000;
+		v[i].retry_at = INT64_MIN;
+	}
+	reading_gather(true);
+	for (;;) {
+		int wait = many_timers(v, n, mono_ms());
+		reading_flush();
+		int got = epoll_wait(epfd, evs, sizeof evs / sizeof *evs, wait);
+		if (got < 0 && errno != EINTR)
+			die_errno(EXIT_RUNTIME, "epoll_wait");
+		if (got <= 0)
+			continue;
+		/* Let the other meters' telegrams come too, then take them all:
+		 * a full set of events may leave more, taken by the next round
+		 * at once (level-triggered). */
+		if (gather_ms > 0) {
+			sleep_ms(gather_ms);
+			got = epoll_wait(epfd, evs, sizeof evs / sizeof *evs, 0);
+		}
+		int64_t now = mono_ms();
+		for (int i = 0; i < got; i++)
+			many_read(evs[i].data.ptr, buf, sizeof buf, now);
+	}
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "line/health.h"
@@ -43,5 +44,33 @@ struct listen_sink {
  * at most) and its rest taken in one read: a wake-up or two a telegram
  * instead of one per chunk a dongle or adapter hands over. */
 void listen_loop(struct port *p, struct health *h, long silence_s, const struct listen_sink *sink, const char *spec);
+
+/* One meter of a reader that serves many (p1read --meters): its port,
+ * health and sink as above, and what the loop keeps of it. */
+struct listener {
+	const char *name;        /* the device id, in messages */
+	struct port *port;
+	struct health *health;
+	long silence_s;
+	const struct listen_sink *sink;
+	/* kept by listen_many */
+	bool open;
+	bool said_down;          /* "cannot open" said since the last loss */
+	bool was_lost;           /* lost, not yet open again */
+	int64_t silent_at;       /* TCP: lost if nothing comes by then */
+	int64_t retry_at;        /* closed: the next attempt to open */
+	long retry_ms;
+};
+
+/* The read loop of many meters in one process (serial ports and TCP
+ * links only: each comes back after a loss, so the loop never ends).
+ * One wake-up serves every meter that has something: after poll says one
+ * has, the loop sleeps gather_ms so that the others' telegrams arrive,
+ * reads them all, pushes each to its own sink and writes the lines once
+ * (line/frame.h gathering).  A meter that is lost, silent or cannot be
+ * opened is retried on its own (1 s doubling to 30 s) while the others go
+ * on.  The price of the wake-up saved: up to gather_ms later lines, and
+ * one process whose restart restarts them all. */
+_Noreturn void listen_many(struct listener *v, size_t n, int gather_ms);
 
 #endif

@@ -358,6 +358,28 @@ void port_close(struct port *p)
 	p->fd = -1;
 }
 
+/* The read after poll said so: the count, 0 when there was nothing after
+ * all (EINTR, EAGAIN), -1 with p->why (and p->eof) when the port is done. */
+static ssize_t read_once(struct port *p, void *buf, size_t n)
+{
+	ssize_t got = read(p->fd, buf, n);
+	if (got > 0)
+		return got;
+	if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (got == 0 && (p->kind == PORT_FILE || p->kind == PORT_STDIN)) {
+		p->eof = true;
+		snprintf(p->why, sizeof p->why, "end of input");
+	} else if (got == 0) {
+		snprintf(p->why, sizeof p->why, p->kind == PORT_TCP ? "connection closed by peer" : "device hung up");
+	} else {
+		if (p->kind == PORT_FILE || p->kind == PORT_STDIN)
+			p->eof = true;
+		snprintf(p->why, sizeof p->why, "%s", strerror(errno));
+	}
+	return -1;
+}
+
 ssize_t port_read(struct port *p, void *buf, size_t n, int timeout_ms)
 {
 	for (;;) {
@@ -374,23 +396,15 @@ ssize_t port_read(struct port *p, void *buf, size_t n, int timeout_ms)
 			if (r == 0)
 				return 0;
 		}
-		ssize_t got = read(p->fd, buf, n);
-		if (got > 0)
+		ssize_t got = read_once(p, buf, n);
+		if (got != 0)
 			return got;
-		if (got < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (got == 0 && (p->kind == PORT_FILE || p->kind == PORT_STDIN)) {
-			p->eof = true;
-			snprintf(p->why, sizeof p->why, "end of input");
-		} else if (got == 0) {
-			snprintf(p->why, sizeof p->why, p->kind == PORT_TCP ? "connection closed by peer" : "device hung up");
-		} else {
-			if (p->kind == PORT_FILE || p->kind == PORT_STDIN)
-				p->eof = true;
-			snprintf(p->why, sizeof p->why, "%s", strerror(errno));
-		}
-		return -1;
 	}
+}
+
+ssize_t port_read_ready(struct port *p, void *buf, size_t n)
+{
+	return read_once(p, buf, n);
 }
 
 int port_write(struct port *p, const void *buf, size_t n)

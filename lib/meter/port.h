@@ -74,6 +74,9 @@ void port_close(struct port *p);
  * 0 on timeout, -1 when the link was lost or the input ended (p->eof set
  * for a file or stdin that ended; p->why says why). */
 ssize_t port_read(struct port *p, void *buf, size_t n, int timeout_ms);
+/* The read when the caller's own poll said the port is readable: the
+ * count, 0 when nothing was there after all, -1 as port_read. */
+ssize_t port_read_ready(struct port *p, void *buf, size_t n);
 /* Writes all of buf (serial, TCP).  Returns 0, or -1 with p->why. */
 int port_write(struct port *p, const void *buf, size_t n);
 /* Discards bytes already received and not yet read (stale replies). */
