@@ -166,3 +166,117 @@ shared_publisher() {
 	grep -q "stubpub' .*'--device' 'f1'" "$TMP/scan/f1/log/run"
 	! grep -q meter2mqtt.pub "$TMP/scan/f1/run"
 }
+
+# readers: shared under supervisor $1: the P1 meters over TCP in one
+# p1read --meters, an encrypted one in a reader of its own, all into the
+# one publisher; the shared reader's restart loses a meter's few seconds
+# and touches neither the publisher nor the reader apart.
+shared_readers() {
+	SUP=$1
+	start_broker
+	mk_conf "mqtt: { host: 127.0.0.1, port: $BROKER_PORT, topic_prefix: t$$ }" "publisher: shared" "readers: shared"
+	sed -i '/^mqttpub:/d' "$TMP/etc/config.yaml"
+	local mport lport d key=0123456789ABCDEF0123456789ABCDEF
+	mport=$(free_port) lport=$(free_port)
+	p1sim -r 5 --step 1 --start-time 2026-11-27T00:00:00Z -o "tcp:127.0.0.1:$mport" > /dev/null 2> "$TMP/p1sim.log" &
+	local sim=$!
+	track_pid "$sim"
+	printf '%s\n' "$key" > "$TMP/lux.key"
+	p1sim -P lux --key-file "$TMP/lux.key" -r 5 --step 1 --start-time 2026-11-27T00:00:00Z \
+		-o "tcp:127.0.0.1:$lport" > /dev/null 2>> "$TMP/p1sim.log" &
+	local luxsim=$!
+	track_pid $luxsim
+	wait_for 50 port_listening "$mport"
+	wait_for 50 port_listening "$lport"
+	mosquitto_sub -p "$BROKER_PORT" -q 1 -v -t "t$$/dsmr/+/p1_message_timestamp" -t "t$$/+/+/status" \
+		> "$TMP/sub.log" 2>&1 &
+	track_pid $!
+	for d in a b c; do
+		printf 'type: dsmr\nconnection: tcp\nhost: 127.0.0.1\nport: %s\nversion: "50"\n' "$mport" > "$TMP/etc/config.d/$d.yaml"
+	done
+	printf 'type: dsmr\nport: "tcp://127.0.0.1:%s"\nversion: lu\nkey: %s\n' "$lport" "$key" > "$TMP/etc/config.d/lux.yaml"
+	chmod 600 "$TMP/etc/config.d/lux.yaml"
+	mtrcfg_run -o "$TMP/scan" -s "$SUP"
+	assert_success
+	assert_line "mtrcfg: Started service: meter2mqtt.p1read (p1read --meters)"
+	assert_line "mtrcfg: Started device: lux (dsmr)"
+	refute_line --partial "Started device: a"
+	local s=$TMP/scan
+	# One line a meter in ./meters, as each meter's own service would run it;
+	# no service or FIFO of their own; the encrypted meter keeps its own,
+	# its key in its env/ and in no shared file.
+	[ "$(grep -c . "$s/meter2mqtt.p1read/meters")" -eq 3 ]
+	grep -qx "'--device=b' '--health-interval=60' '--connection=tcp' '--host=127.0.0.1' '--port=$mport' '--dsmr=50'" "$s/meter2mqtt.p1read/meters"
+	grep -qx "exec \\(chpst -e\\|s6-envdir\\) \\./env '[^']*/p1read' '--meters' 'meters' 1<> \\.\\./meter2mqtt.pub/in/meter2mqtt.p1read" "$s/meter2mqtt.p1read/run"
+	for d in a b c; do [ ! -e "$s/$d" ]; done
+	[ -x "$s/lux/run" ] && [ "$(cat "$s/lux/env/P1_KEY")" = "$key" ]
+	! grep -rq "$key" "$s/meter2mqtt.p1read"
+	[ "$SUP" = s6 ] || start_runit
+	[ "$SUP" = runit ] || start_s6
+	for d in a b c lux; do wait_for 300 readings_of "$d" 5; done
+	[ -p "$s/meter2mqtt.pub/in/meter2mqtt.p1read" ] && [ -p "$s/meter2mqtt.pub/in/lux" ]
+	[ ! -e "$s/meter2mqtt.pub/in/a" ]
+	for d in a b c lux; do wait_for 50 says "t$$/dsmr/$d/status" online; done
+	[ "$(pgrep -f -- "/p1read --meters meters" | wc -l)" -eq 1 ]
+
+	# The shared reader restarted: its meters come back; the publisher and
+	# the reader apart never notice.
+	local pub lux rd n
+	pub=$(svc_pid "$s/meter2mqtt.pub") lux=$(svc_pid "$s/lux") rd=$(svc_pid "$s/meter2mqtt.p1read")
+	svc_restart "$s/meter2mqtt.p1read"
+	wait_for 100 pid_is_not "$s/meter2mqtt.p1read" "$rd"
+	n=$(meter_seconds b | wc -l)
+	wait_for 150 readings_of b $((n + 5))
+	[ "$(svc_pid "$s/meter2mqtt.pub")" = "$pub" ] && [ "$(svc_pid "$s/lux")" = "$lux" ]
+
+	# A meter removed: the shared reader reloads without it.
+	rm "$TMP/etc/config.d/c.yaml"
+	mtrcfg_run -o "$TMP/scan" -s "$SUP"
+	assert_success
+	assert_line "mtrcfg: Reloading service meter2mqtt.p1read (config changed)"
+	[ "$(grep -c . "$s/meter2mqtt.p1read/meters")" -eq 2 ] && ! grep -q "device=c'" "$s/meter2mqtt.p1read/meters"
+	n=$(meter_seconds a | wc -l)
+	wait_for 150 readings_of a $((n + 5))
+	kill -TERM "$sim" "$luxsim"
+	wait_for 150 sub_settled
+	# Both grouped meters read on to the meter's last telegram.
+	local last
+	last=$(meter_seconds a | tail -1)
+	[ "$(meter_seconds b | tail -1)" = "$last" ]
+
+	# Back to a reader a device: each gets its service and FIFO again, the
+	# shared one goes.
+	sed -i 's/^readers: .*/readers: per_device/' "$TMP/etc/config.yaml"
+	mtrcfg_run -o "$TMP/scan" -s "$SUP"
+	assert_success
+	assert_line "mtrcfg: Started device: a (dsmr)"
+	assert_line "mtrcfg: Stopped service: meter2mqtt.p1read"
+	[ ! -e "$s/meter2mqtt.p1read" ] && [ -x "$s/a/run" ]
+	wait_for 50 test ! -e "$s/meter2mqtt.pub/in/meter2mqtt.p1read"
+}
+
+@test "readers: shared, s6: three TCP meters in one p1read --meters, an encrypted one apart, one publisher; reload and back" {
+	shared_readers s6
+}
+
+@test "readers: shared, runit: three TCP meters in one p1read --meters, an encrypted one apart, one publisher; reload and back" {
+	shared_readers runit
+}
+
+@test "mtrcfg: readers: takes per_device or shared, shared only with publisher: shared, and a refusal changes nothing" {
+	mk_conf "readers: all"
+	printf 'type: fake\nvalue: 2\n' > "$TMP/etc/config.d/f1.yaml"
+	mtrcfg_run --check
+	assert_failure 2
+	assert_output --partial "config.yaml:6:10: 'readers' must be per_device (a reader a device) or shared (one p1read for the gateway's P1 meters), not 'all'"
+	sed -i 's/^readers: .*/readers: shared/' "$TMP/etc/config.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_failure 2
+	assert_output --partial "config.yaml:6:10: 'readers: shared' needs 'publisher: shared' (the readers write into its directory)"
+	[ -z "$(ls "$TMP/scan")" ]
+	# A type that is not P1 keeps its own reader under readers: shared.
+	echo "publisher: shared" >> "$TMP/etc/config.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	[ -x "$TMP/scan/f1/run" ] && [ ! -e "$TMP/scan/meter2mqtt.p1read" ]
+}

@@ -11,7 +11,7 @@
 /* ---- config.yaml ---- */
 
 static const char *const top_keys[] = { "mqtt", "logging", "homeassistant", "types_dir", "types", "mqttpub",
-	                                 "state_dir", "influxdb", "http", "publisher" };
+	                                 "state_dir", "influxdb", "http", "publisher", "readers" };
 static const char *const influx_keys[] = { "url",    "database", "username", "password",    "password_file",
 	                                    "org",    "bucket",   "token",    "token_file",  "measurement",
 	                                    "batch_size", "batch_time", "sessions" };
@@ -232,6 +232,16 @@ static void top_pair(struct yw *w, const yaml_node_t *k, const char *key, yaml_n
 			         "gateway), not '%s'", s);
 		else if (s)
 			c->shared_publisher = !strcmp(s, "shared");
+	} else if (!strcmp(key, "readers")) {
+		const char *s = yw_scalar(w, v, key);
+		if (s && strcmp(s, "per_device") && strcmp(s, "shared")) {
+			yw_error(w, v, "'readers' must be per_device (a reader a device) or shared (one p1read for the "
+			         "gateway's P1 meters), not '%s'", s);
+		} else if (s) {
+			c->shared_readers = !strcmp(s, "shared");
+			c->readers_line = YW_LINE(v);
+			c->readers_col = YW_COL(v);
+		}
 	} else if (!strcmp(key, "influxdb")) {
 		c->influx.present = true;
 		if (!yw_is_null(v))
@@ -266,6 +276,12 @@ int config_load_base(const char *file, const char *buf, size_t len, struct base_
 		yw_each_pair(&w, root, "config.yaml", top_keys, N(top_keys), top_pair, out);
 	if (!syntax_error)
 		yaml_document_delete(&w.doc);
+	/* The shared reader writes into the shared publisher's directory. */
+	if (out->shared_readers && !out->shared_publisher) {
+		diag_add(d, file, out->readers_line, out->readers_col,
+		         "'readers: shared' needs 'publisher: shared' (the readers write into its directory)");
+		w.errors++;
+	}
 	struct mqtt_conf *m = &out->mqtt;
 	char why[256];
 	m->s.password_given = m->password != NULL;

@@ -59,6 +59,8 @@ struct base_conf {
 	char *mqttpub;       /* the publisher program, when not the usual one */
 	char *state_dir;     /* where each device's spool lives (<state_dir>/<id>) */
 	bool shared_publisher; /* publisher: shared: one mqttpub for every device (fan-in) */
+	bool shared_readers;   /* readers: shared: one p1read --meters for the P1 meters it can take */
+	int readers_line, readers_col;
 	struct influx_conf influx;
 	struct http_conf http;
 };

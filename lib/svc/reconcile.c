@@ -18,6 +18,7 @@
 #include "base/files.h"
 #include "base/strv.h"
 #include "base/text.h"
+#include "meter/port.h"
 #include "svc/config.h"
 #include "svc/devconf.h"
 #include "svc/programs.h"
@@ -112,6 +113,7 @@ struct dev {
 	struct job job;
 	bool needs_check;
 	char *key, *auth_key;  /* secrets for env/, never on a command line */
+	bool grouped;          /* read by the shared reader (SVC_P1), no service of its own */
 };
 
 /* Device keys that are secrets (an encrypted meter's keys): they go to the
@@ -714,6 +716,83 @@ static void sync_shared_publisher(struct pass *p, const char *mqttpub)
 	argv_free(pargv);
 }
 
+/* readers: shared: whether the gateway's one p1read --meters reads this
+ * device: the built-in P1 reader, a port that comes back after a loss
+ * (serial, TCP: the only kinds --meters takes), and no key (an encrypted
+ * meter's keys stay in its own service's env/, never in a shared file). */
+static bool groupable(const struct pass *p, const struct dev *dv)
+{
+	if (!p->base.shared_readers || !dv->valid || !dv->conf.type || strcmp(dv->conf.type, "dsmr") || dv->key ||
+	    dv->auth_key)
+		return false;
+	const char *slash = strrchr(dv->reader, '/');
+	if (strcmp(slash ? slash + 1 : dv->reader, "p1read"))
+		return false;
+	const char *v[3] = { NULL, NULL, NULL }, *keys[3] = { "port", "connection", "host" };
+	for (int i = 0; i < 3; i++) {
+		const struct dev_opt *o = device_opt(&dv->conf, keys[i]);
+		const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
+		v[i] = eq ? eq + 1 : NULL;
+	}
+	char spec[512], why[256];
+	struct port port;
+	if (port_options_check(v[0], v[1], v[2], spec, sizeof spec, why, sizeof why) < 0 || !spec[0] ||
+	    port_init(&port, spec, NULL, why, sizeof why) < 0)
+		return false;
+	return port_can_reconnect(&port);
+}
+
+static size_t mark_grouped(struct pass *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_devs; i++)
+		if ((p->devs[i].grouped = groupable(p, &p->devs[i])))
+			n++;
+	return n;
+}
+
+/* The shared reader: one line of ./meters a grouped device, its reader's
+ * options as its own service would run them (validated the same way). */
+static void sync_shared_reader(struct pass *p)
+{
+	char *meters = NULL, *reader = NULL;
+	size_t len = 0;
+	bool oom = false;
+	for (size_t i = 0; i < p->n_devs && !oom; i++) {
+		struct dev *dv = &p->devs[i];
+		if (!dv->grouped)
+			continue;
+		char **rargv = reader_argv(dv, false);
+		oom = !rargv || sh_line(&meters, &len, rargv + 1) < 0;
+		if (!reader)
+			reader = dv->reader;
+		argv_free(rargv);
+	}
+	char *argv[] = { reader, (char *)"--meters", (char *)"meters", NULL };
+	struct svc_spec spec = { .id = SVC_P1,
+		                 .type = "dsmr",
+		                 .source = p->env->config_path,
+		                 .sup = p->env->sup,
+		                 .reader_argv = argv,
+		                 .shared_log = p->shared_log,
+		                 .fan_in = true,
+		                 .log_level = p->base.log_level,
+		                 .meters = meters };
+	struct svc s;
+	if (oom || svc_generate(&spec, &s) < 0) {
+		warnx("%s: out of memory", SVC_P1);
+		p->failures++;
+		free(meters);
+		return;
+	}
+	struct svc_state st;
+	svc_read_state(p->scanfd, SVC_P1, &st);
+	if (apply_service(p, &s, &st, true, "service", "p1read --meters") && p->env->sup == SUP_S6)
+		s6_scan(p->scanfd, false);
+	svc_free(&s);
+	free(meters);
+}
+
 static void sync_services(struct pass *p)
 {
 	const char *pp = p->base.mqttpub;
@@ -726,9 +805,11 @@ static void sync_services(struct pass *p)
 	bool checked_pub = false, pub_good = true, started = false, shared = p->base.shared_publisher;
 	if (shared)
 		sync_shared_publisher(p, mqttpub);
+	if (mark_grouped(p))
+		sync_shared_reader(p);
 	for (size_t i = 0; i < p->n_devs; i++) {
 		struct dev *dv = &p->devs[i];
-		if (!dv->valid)
+		if (!dv->valid || dv->grouped)
 			continue;
 		char *statedir = shared ? NULL : device_state_dir(p, dv->id);
 		char **rargv = reader_argv(dv, false),
@@ -774,11 +855,21 @@ static void sync_services(struct pass *p)
 		s6_scan(p->scanfd, false);
 }
 
-static bool device_file_present(const struct pass *p, const char *id)
+/* A device with a service (and, under the shared publisher, a FIFO) of its
+ * own: its file is there and the shared reader does not read it. */
+static bool device_has_own(const struct pass *p, const char *id)
 {
 	for (size_t i = 0; i < p->n_devs; i++)
 		if (!strcmp(p->devs[i].id, id))
-			return p->devs[i].loaded;
+			return p->devs[i].loaded && !p->devs[i].grouped;
+	return false;
+}
+
+static bool shared_reader_on(const struct pass *p)
+{
+	for (size_t i = 0; i < p->n_devs; i++)
+		if (p->devs[i].grouped)
+			return true;
 	return false;
 }
 
@@ -799,9 +890,10 @@ static void remove_stale(struct pass *p)
 	struct strv gone = { 0 };
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || device_file_present(p, e->d_name) || sink_configured(p, e->d_name) ||
+		if (e->d_name[0] == '.' || device_has_own(p, e->d_name) || sink_configured(p, e->d_name) ||
 		    (p->shared_log && !strcmp(e->d_name, SVC_LOG)) ||
-		    (p->base.shared_publisher && !strcmp(e->d_name, SVC_PUB)))
+		    (p->base.shared_publisher && !strcmp(e->d_name, SVC_PUB)) ||
+		    (shared_reader_on(p) && !strcmp(e->d_name, SVC_P1)))
 			continue;
 		struct svc_state st;
 		svc_read_state(p->scanfd, e->d_name, &st);
@@ -835,7 +927,8 @@ static void remove_stale_fifos(struct pass *p)
 	}
 	struct dirent *e;
 	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && !device_file_present(p, e->d_name) && unlinkat(fd, e->d_name, 0) < 0)
+		if (e->d_name[0] != '.' && !device_has_own(p, e->d_name) &&
+		    !(shared_reader_on(p) && !strcmp(e->d_name, SVC_P1)) && unlinkat(fd, e->d_name, 0) < 0)
 			warn_errno("%s/%s/%s: cannot remove", p->env->scan_dir, SVC_PUB_IN, e->d_name);
 	closedir(d);
 }

@@ -73,6 +73,16 @@ static void sb_argv(struct sbuf *b, char *const *argv)
 	}
 }
 
+int sh_line(char **buf, size_t *len, char *const *argv)
+{
+	struct sbuf b = { *buf, *len, 0 };
+	sb_argv(&b, argv);
+	sb_str(&b, "\n");
+	*buf = b.s;
+	*len = b.len;
+	return b.oom ? -1 : 0;
+}
+
 /* A path in a comment: a newline there would end the comment and start a
  * command, so everything outside printable ASCII becomes '?'. */
 static void sb_comment_text(struct sbuf *b, const char *s)
@@ -117,7 +127,7 @@ static void sb_exec_with_env(struct sbuf *b, enum supervisor sup, const char *en
 /* What the run script is and where it comes from. */
 static void sb_header(struct sbuf *b, const struct svc_spec *sp)
 {
-	bool device = sp->reader_argv != NULL;
+	bool device = sp->reader_argv != NULL && !sp->meters;
 	sb_str(b, device ? "#!/bin/sh\n# meter2mqtt device " : "#!/bin/sh\n# meter2mqtt service ");
 	sb_comment_text(b, sp->id);
 	sb_str(b, device ? " (type " : " (");
@@ -163,8 +173,10 @@ static char *fan_in_run_script(const struct svc_spec *sp)
 {
 	struct sbuf b = { 0 };
 	sb_header(&b, sp);
-	sb_str(&b, "# The reader, into the gateway's one publisher (publisher: shared in\n"
-	           "# config.yaml).  Secrets come from ./env, never from a command line.\n");
+	sb_str(&b, sp->meters ? "# The P1 meters' one reader (readers: shared in config.yaml), one meter\n"
+	                        "# a line of ./meters, into the gateway's one publisher.\n"
+	                      : "# The reader, into the gateway's one publisher (publisher: shared in\n"
+	                        "# config.yaml).  Secrets come from ./env, never from a command line.\n");
 	sb_to_shared_log(&b, sp, "../");
 	sb_str(&b, "[ -d ../" SVC_PUB_IN " ] || { echo 'waiting for ../" SVC_PUB_IN "' >&2; exit 1; }\n"
 	           "[ -p ../" SVC_PUB_IN "/");
@@ -259,6 +271,8 @@ int svc_generate(const struct svc_spec *sp, struct svc *out)
 	int r = add_file(out, "run", run_script(sp), 0755);
 	if (sp->reader_argv && !sp->fan_in)
 		r |= add_file(out, "log/run", log_script(sp), 0755);
+	if (sp->meters)
+		r |= add_file(out, "meters", strdup(sp->meters), 0644);
 	r |= add_file(out, "env/METER2MQTT_LOG_TAG", env_value(sp->id), 0600);
 	if (sp->password)
 		r |= add_file(out, "env/MQTT_PASSWORD", env_value(sp->password), 0600);

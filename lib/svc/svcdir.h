@@ -23,6 +23,9 @@
  * directory in it of the devices' FIFOs, one named after each device. */
 #define SVC_PUB "meter2mqtt.pub"
 #define SVC_PUB_IN SVC_PUB "/in"
+/* The gateway's one P1 reader (config.yaml's readers: shared): p1read
+ * --meters over its file "meters", into its FIFO in SVC_PUB_IN. */
+#define SVC_P1 "meter2mqtt.p1read"
 
 enum supervisor { SUP_RUNIT, SUP_S6 };
 
@@ -59,11 +62,14 @@ struct svc_spec {
 	const char *p1_key;        /* an encrypted meter's keys, NULL: none */
 	const char *p1_auth_key;
 	const char *log_level;     /* NULL: none */
+	const char *meters;        /* the shared reader's meters file (SVC_P1), NULL: none */
 };
 
 /* Appends s to buf as one shell word in single quotes ('it'\''s'), so that
  * nothing in it (quotes, $(..), backticks, ;, newlines) is ever run. */
 int sh_quote(char **buf, size_t *len, const char *s);
+/* Appends argv to buf as one line of such words, space-separated. */
+int sh_line(char **buf, size_t *len, char *const *argv);
 
 /* Builds the files in memory.  Returns 0, or -1 when out of memory.
  * A device's run execs the reader, its log/run execs mqttpub: the
