@@ -280,3 +280,32 @@ shared_readers() {
 	assert_success
 	[ -x "$TMP/scan/f1/run" ] && [ ! -e "$TMP/scan/meter2mqtt.p1read" ]
 }
+
+@test "readers: shared: each meter checked by p1read --check once; an unchanged pass checks none, a changed meter all again" {
+	mk_conf "publisher: shared" "readers: shared" "types: { dsmr: $TMP/wrap/p1read }"
+	sed -i '/^mqttpub:/d' "$TMP/etc/config.yaml"
+	mkdir "$TMP/wrap"
+	# p1read under its own name, noting every --check it is asked for
+	printf '#!/bin/sh\ncase " $* " in *" --check "*) echo "$*" >> %s/checks ;; esac\nexec %s "$@"\n' \
+		"$TMP" "$(command -v p1read)" > "$TMP/wrap/p1read"
+	chmod +x "$TMP/wrap/p1read"
+	local d
+	for d in a b c; do
+		printf 'type: dsmr\nport: "tcp://127.0.0.1:%s"\n' "$((40000 + ${#d}))" > "$TMP/etc/config.d/$d.yaml"
+	done
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	[ "$(wc -l < "$TMP/checks")" -eq 3 ]
+	grep -q -- "--device=b" "$TMP/checks"
+	[ "$(grep -c . "$TMP/scan/meter2mqtt.p1read/meters")" -eq 3 ]
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	[ -z "$output" ]
+	[ "$(wc -l < "$TMP/checks")" -eq 3 ]
+	printf 'type: dsmr\nport: "tcp://127.0.0.1:40009"\n' > "$TMP/etc/config.d/b.yaml"
+	mtrcfg_run -o "$TMP/scan" -s runit
+	assert_success
+	assert_output "mtrcfg: Reloading service meter2mqtt.p1read (config changed)"
+	[ "$(wc -l < "$TMP/checks")" -eq 6 ]
+	grep -q -- "--port=tcp://127.0.0.1:40009" "$TMP/scan/meter2mqtt.p1read/meters"
+}

@@ -441,6 +441,19 @@ static void report_check(struct pass *p, struct dev *dv)
 	dev_error(p, dv, line, col, "%s: %s", what, *msg ? msg : "(no message)");
 }
 
+static size_t mark_grouped(struct pass *p);
+
+/* The shared reader's devices have no marker of their own: its marker
+ * holds this key of them all (each one's validation key, in order). */
+static uint64_t group_key(const struct pass *p)
+{
+	uint64_t h = FNV1A64_INIT;
+	for (size_t i = 0; i < p->n_devs; i++)
+		if (p->devs[i].grouped)
+			h = fnv1a64(h, &p->devs[i].vkey, sizeof p->devs[i].vkey);
+	return h | 1;
+}
+
 static void validate(struct pass *p)
 {
 	struct job *jobs = calloc(p->n_devs + 1, sizeof *jobs);
@@ -453,8 +466,20 @@ static void validate(struct pass *p)
 		dv->vkey = validation_key(dv);
 		if (p->scanfd >= 0)
 			svc_read_state(p->scanfd, dv->id, &dv->state);
+	}
+	/* The shared reader's devices, checked before as they are now. */
+	bool group_checked = false;
+	if (p->scanfd >= 0 && mark_grouped(p)) {
+		struct svc_state group;
+		svc_read_state(p->scanfd, SVC_P1, &group);
+		group_checked = group.generated && group.validated == group_key(p);
+	}
+	for (size_t i = 0; i < p->n_devs; i++) {
+		struct dev *dv = &p->devs[i];
+		if (!dv->valid)
+			continue;
 		/* Validated before, by this very reader with these very options. */
-		if (dv->state.generated && dv->state.validated == dv->vkey)
+		if ((dv->grouped && group_checked) || (dv->state.generated && dv->state.validated == dv->vkey))
 			continue;
 		dv->needs_check = true;
 		jobs[n].argv = dv->check_argv;
@@ -785,6 +810,7 @@ static void sync_shared_reader(struct pass *p)
 		free(meters);
 		return;
 	}
+	s.validated = group_key(p);
 	struct svc_state st;
 	svc_read_state(p->scanfd, SVC_P1, &st);
 	if (apply_service(p, &s, &st, true, "service", "p1read --meters") && p->env->sup == SUP_S6)

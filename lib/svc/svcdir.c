@@ -572,7 +572,10 @@ int svc_update(int scanfd, const struct svc *s, enum supervisor sup, char *err, 
 		errf(err, errlen, "%s: replace env", s->id);
 		goto out;
 	}
-	if ((log_run && renameat(dirfd, ".m2m-new/log/run", dirfd, "log/run") < 0) ||
+	/* The shared reader's meters (read by run when it starts: the restart
+	 * below, as for env/). */
+	if ((file_content(s, "meters") && renameat(dirfd, ".m2m-new/meters", dirfd, "meters") < 0) ||
+	    (log_run && renameat(dirfd, ".m2m-new/log/run", dirfd, "log/run") < 0) ||
 	    renameat(dirfd, ".m2m-new/run", dirfd, "run") < 0 ||
 	    renameat(dirfd, ".m2m-new/" SVC_MARKER, dirfd, SVC_MARKER) < 0) {
 		errf(err, errlen, "%s: rename into place", s->id);
