@@ -10,6 +10,7 @@ int linein_init_cap(struct linein *in, size_t max, size_t cap)
 	memset(in, 0, sizeof *in);
 	in->max = max;
 	in->cap = cap;
+	in->first_cap = cap;
 	in->buf = malloc(in->cap);
 	return in->buf ? 0 : -1;
 }
@@ -52,7 +53,7 @@ static void split_lines(struct linein *in, line_fn *fn, void *arg)
 
 int linein_read(struct linein *in, int fd, line_fn *fn, void *arg)
 {
-	if (in->cap - in->len < 4096 && in->cap < in->max + 65536) {
+	if ((in->cap - in->len < 4096 && in->cap < in->max + 65536) || (in->filled && in->cap < 65536)) {
 		size_t cap = in->cap * 2;
 		char *p = realloc(in->buf, cap);
 		if (p) {
@@ -60,7 +61,9 @@ int linein_read(struct linein *in, int fd, line_fn *fn, void *arg)
 			in->cap = cap;
 		}
 	}
-	ssize_t n = read(fd, in->buf + in->len, in->cap - in->len);
+	size_t room = in->cap - in->len;
+	ssize_t n = read(fd, in->buf + in->len, room);
+	in->filled = n > 0 && (size_t)n == room;
 	int rc = 0;
 	if (n < 0) {
 		if (errno == EINTR || errno == EAGAIN)
@@ -81,5 +84,13 @@ int linein_read(struct linein *in, int fd, line_fn *fn, void *arg)
 	}
 	in->len += (size_t)n;
 	split_lines(in, fn, arg);
+	/* A burst read whole: the room it needed goes back. */
+	if (!in->filled && in->len == 0 && in->cap > in->first_cap) {
+		char *p = realloc(in->buf, in->first_cap);
+		if (p) {
+			in->buf = p;
+			in->cap = in->first_cap;
+		}
+	}
 	return 0;
 }

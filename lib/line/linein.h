@@ -14,8 +14,10 @@
 struct linein {
 	char *buf;
 	size_t len, cap, max;
+	size_t first_cap;  /* what it shrinks back to once a read leaves nothing behind */
 	bool skipping; /* inside a line longer than max */
 	bool eof;
+	bool filled;   /* the last read filled the buffer: more was waiting */
 	unsigned long lineno; /* lines seen so far */
 };
 
@@ -25,7 +27,10 @@ typedef void line_fn(const char *line, size_t len, unsigned long lineno, void *a
 /* Returns 0, or -1 when memory ran out.  Reads take up to 64 KiB. */
 int linein_init(struct linein *in, size_t max);
 /* The same, reads starting at cap bytes (the buffer grows as lines
- * need): for many inputs that each bring a line now and then. */
+ * need, and after a read that filled it up to 64 KiB, back to cap once
+ * it is empty): for many inputs that each bring a line now and then, one
+ * of which may bring many readers' lines at once (p1read --meters) and is
+ * then read in a few calls, not one a line. */
 int linein_init_cap(struct linein *in, size_t max, size_t cap);
 void linein_free(struct linein *in);
 /* One read from fd.  Returns 0 (eof set at end of input, and on a read
