@@ -513,45 +513,6 @@ static int run_one(struct meter *m)
 
 /* ---- many meters: p1read --meters FILE ---- */
 
-/* Splits a meters file's line into words as sh would for the plain cases
- * mtrcfg writes: blanks between words, '...' quoting anything, a
- * backslash the next character.  Returns the count, or -1 (unclosed
- * quote, too many words). */
-static int split_words(char *s, char **words, int max)
-{
-	int n = 0;
-	char *out = s;
-	for (;;) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!*s || *s == '#')
-			return n;
-		if (n == max)
-			return -1;
-		words[n++] = out;
-		while (*s && *s != ' ' && *s != '\t') {
-			if (*s == '\'') {
-				char *close = strchr(s + 1, '\'');
-				if (!close)
-					return -1;
-				memmove(out, s + 1, (size_t)(close - s - 1));
-				out += close - s - 1;
-				s = close + 1;
-			} else if (*s == '\\' && s[1]) {
-				*out++ = s[1];
-				s += 2;
-			} else {
-				*out++ = *s++;
-			}
-		}
-		bool end = !*s;
-		*out++ = '\0';
-		if (end)
-			return n;
-		s++;
-	}
-}
-
 #define METER_WORDS 64
 
 /* One line of the meters file: the meter's options over base's. */
@@ -559,7 +520,7 @@ static void parse_meter_line(struct meter *m, const struct opts *base, char *tex
 {
 	char *words[METER_WORDS + 1];
 	words[0] = (char *)"p1read";
-	int n = split_words(text, words + 1, METER_WORDS);
+	int n = words_split(text, words + 1, METER_WORDS);
 	if (n < 0)
 		die(EXIT_USAGE, "an unclosed quote or more than %d words", METER_WORDS);
 	m->o = *base;

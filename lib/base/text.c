@@ -114,3 +114,38 @@ bool opt_name_spell(char *out, size_t n, const char *name, bool to_dash)
 		out[i] = name[i] == from ? to : name[i];
 	return true;
 }
+
+int words_split(char *s, char **words, int max)
+{
+	int n = 0;
+	char *out = s;
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s || *s == '#')
+			return n;
+		if (n == max)
+			return -1;
+		words[n++] = out;
+		while (*s && *s != ' ' && *s != '\t') {
+			if (*s == '\'') {
+				char *close = strchr(s + 1, '\'');
+				if (!close)
+					return -1;
+				memmove(out, s + 1, (size_t)(close - s - 1));
+				out += close - s - 1;
+				s = close + 1;
+			} else if (*s == '\\' && s[1]) {
+				*out++ = s[1];
+				s += 2;
+			} else {
+				*out++ = *s++;
+			}
+		}
+		bool end = !*s;
+		*out++ = '\0';
+		if (end)
+			return n;
+		s++;
+	}
+}

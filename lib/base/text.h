@@ -32,6 +32,11 @@ int hex_digit_value(int c);
 bool is_id_char(int c);
 /* A device id is [A-Za-z0-9_-]{1,64}. */
 bool device_id_valid(const char *id);
+/* Splits s in place into words as sh splits the lines mtrcfg writes
+ * (svc/svcdir.h, sh_line): blanks between words, '...' quoting anything,
+ * a backslash quoting the next character, # outside a word ending the
+ * line.  Returns the count, or -1 (an unclosed quote, more than max). */
+int words_split(char *s, char **words, int max);
 
 /* Option names are spelt with '-' on command lines (--poll-interval) and
  * with '_' in YAML files (poll_interval).  Copies name into out (at most

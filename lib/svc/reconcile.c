@@ -742,8 +742,9 @@ static void sync_shared_publisher(struct pass *p, const char *mqttpub)
 }
 
 /* readers: shared: whether the gateway's one p1read --meters reads this
- * device: the built-in P1 reader, a port that comes back after a loss
- * (serial, TCP: the only kinds --meters takes), and no key (an encrypted
+ * device: the built-in P1 reader, options without a line break, a port
+ * that comes back after a loss (serial, TCP: the only kinds --meters
+ * takes), and no key (an encrypted
  * meter's keys stay in its own service's env/, never in a shared file). */
 static bool groupable(const struct pass *p, const struct dev *dv)
 {
@@ -753,6 +754,10 @@ static bool groupable(const struct pass *p, const struct dev *dv)
 	const char *slash = strrchr(dv->reader, '/');
 	if (strcmp(slash ? slash + 1 : dv->reader, "p1read"))
 		return false;
+	/* A meter is one line of the meters file. */
+	for (size_t i = 0; dv->check_argv && dv->check_argv[i]; i++)
+		if (strpbrk(dv->check_argv[i], "\r\n"))
+			return false;
 	const char *v[3] = { NULL, NULL, NULL }, *keys[3] = { "port", "connection", "host" };
 	for (int i = 0; i < 3; i++) {
 		const struct dev_opt *o = device_opt(&dv->conf, keys[i]);
