@@ -152,30 +152,67 @@ void listen_loop(struct port *p, struct health *h, long silence_s, const struct 
 
 static int epfd = -1;
 
-static void many_open(struct listener *l, int64_t now)
+/* The most a TCP connection may take to be made (as for one meter). */
+#define CONNECT_TIMEOUT_MS 5000
+
+static void many_open_failed(struct listener *l, int64_t now)
 {
-	if (port_open(l->port) < 0) {
-		if (!l->said_down) {
-			warnx("%s: %s: cannot open: %s; retrying every %d s at most", l->name, l->port->spec, l->port->why,
-			      RECONNECT_CAP_S);
-			health_complain(l->health, "%s: cannot open: %s", l->port->spec, l->port->why);
-			l->said_down = true;
-		}
-		health_link(l->health, HEALTH_LINK_DOWN);
-		l->retry_at = now + l->retry_ms;
-		l->retry_ms = l->retry_ms * 2 > RECONNECT_CAP_S * 1000 ? RECONNECT_CAP_S * 1000 : l->retry_ms * 2;
-		return;
+	if (!l->said_down) {
+		warnx("%s: %s: cannot open: %s; retrying every %d s at most", l->name, l->port->spec, l->port->why,
+		      RECONNECT_CAP_S);
+		health_complain(l->health, "%s: cannot open: %s", l->port->spec, l->port->why);
+		l->said_down = true;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, l->port->fd, &ev) < 0)
-		die_errno(EXIT_RUNTIME, "epoll_ctl");
+	health_link(l->health, HEALTH_LINK_DOWN);
+	l->connecting = false;
+	l->retry_at = now + l->retry_ms;
+	l->retry_ms = l->retry_ms * 2 > RECONNECT_CAP_S * 1000 ? RECONNECT_CAP_S * 1000 : l->retry_ms * 2;
+}
+
+static void many_opened(struct listener *l, int64_t now)
+{
 	if (l->said_down || l->was_lost)
 		warnx("%s: %s: connected%s", l->name, l->port->spec, l->was_lost ? " again" : "");
 	l->open = true;
+	l->connecting = false;
 	l->was_lost = false;
 	l->said_down = false;
 	l->retry_ms = 1000;
 	l->silent_at = l->port->kind == PORT_TCP && l->silence_s > 0 ? now + l->silence_s * 1000 : INT64_MAX;
+}
+
+/* An attempt to open that waits for nothing: a TCP connection in progress
+ * is polled for with the others (writable: made or refused), so that a
+ * dongle that does not answer holds no other meter up. */
+static void many_open(struct listener *l, int64_t now)
+{
+	int r = port_open_start(l->port);
+	if (r < 0) {
+		many_open_failed(l, now);
+		return;
+	}
+	struct epoll_event ev = { .events = r ? EPOLLOUT : EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, l->port->fd, &ev) < 0)
+		die_errno(EXIT_RUNTIME, "epoll_ctl");
+	if (r) {
+		l->connecting = true;
+		l->connect_by = now + CONNECT_TIMEOUT_MS;
+	} else {
+		many_opened(l, now);
+	}
+}
+
+/* Poll says the connection in progress is made or refused. */
+static void many_connected(struct listener *l, int64_t now)
+{
+	if (port_open_finish(l->port) < 0) { /* closed: out of the epoll set */
+		many_open_failed(l, now);
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, l->port->fd, &ev) < 0)
+		die_errno(EXIT_RUNTIME, "epoll_ctl");
+	many_opened(l, now);
 }
 
 static void many_lost(struct listener *l, int64_t now)
@@ -194,6 +231,10 @@ static void many_lost(struct listener *l, int64_t now)
 
 static void many_read(struct listener *l, unsigned char *buf, size_t size, int64_t now)
 {
+	if (l->connecting) {
+		many_connected(l, now);
+		return;
+	}
 	ssize_t got = port_read_ready(l->port, buf, size);
 	if (got == 0)
 		return;
@@ -215,14 +256,19 @@ static int many_timers(struct listener *v, size_t n, int64_t now)
 	int64_t next = INT64_MAX;
 	for (size_t i = 0; i < n; i++) {
 		struct listener *l = &v[i];
-		if (!l->open && now >= l->retry_at)
+		if (l->connecting && now >= l->connect_by) {
+			snprintf(l->port->why, sizeof l->port->why, "%s", strerror(ETIMEDOUT));
+			port_close(l->port);
+			many_open_failed(l, now);
+		}
+		if (!l->open && !l->connecting && now >= l->retry_at)
 			many_open(l, now);
 		if (l->open && now >= l->silent_at) {
 			snprintf(l->port->why, sizeof l->port->why, "no data for %ld s", l->silence_s);
 			many_lost(l, now);
 		}
 		health_tick(l->health);
-		int64_t at = l->open ? l->silent_at : l->retry_at;
+		int64_t at = l->open ? l->silent_at : l->connecting ? l->connect_by : l->retry_at;
 		int h = health_wait_ms(l->health);
 		if (h >= 0 && now + h < at)
 			at = now + h;

@@ -57,6 +57,8 @@ struct listener {
 	bool open;
 	bool said_down;          /* "cannot open" said since the last loss */
 	bool was_lost;           /* lost, not yet open again */
+	bool connecting;         /* TCP: a connection in progress */
+	int64_t connect_by;      /* given up on then */
 	int64_t silent_at;       /* TCP: lost if nothing comes by then */
 	int64_t retry_at;        /* closed: the next attempt to open */
 	long retry_ms;

@@ -278,7 +278,19 @@ static int open_libserialport(struct port *p)
 	return 0;
 }
 
-static int open_tcp(struct port *p)
+/* What every TCP link gets once connected. */
+static void tcp_connected(struct port *p, int fd)
+{
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	p->fd = fd;
+}
+
+/* Connects to p->host:p->service, each address in turn.  wait: a
+ * connection in progress is waited for, 5 s at most; else it is returned
+ * as it is (1, p->fd set) for the caller's own poll. */
+static int connect_tcp(struct port *p, bool wait)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res;
@@ -287,20 +299,29 @@ static int open_tcp(struct port *p)
 		snprintf(p->why, sizeof p->why, "%s", gai_strerror(rc));
 		return -1;
 	}
-	int fd = -1;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+	int fd = -1, result = -1;
+	for (struct addrinfo *ai = res; ai && result < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 		if (fd < 0)
 			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			result = 0;
 			break;
+		}
+		if (errno == EINPROGRESS && !wait) {
+			p->fd = fd;
+			result = 1;
+			break;
+		}
 		if (errno == EINPROGRESS) {
 			/* A dongle that does not answer must not hang us forever. */
 			struct pollfd pfd = { fd, POLLOUT, 0 };
 			int err = 0;
 			socklen_t len = sizeof err;
-			if (poll(&pfd, 1, 5000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+			if (poll(&pfd, 1, 5000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+				result = 0;
 				break;
+			}
 			errno = err ? err : ETIMEDOUT;
 		}
 		snprintf(p->why, sizeof p->why, "%s", strerror(errno));
@@ -308,12 +329,33 @@ static int open_tcp(struct port *p)
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
+	if (result == 0)
+		tcp_connected(p, fd);
+	return result;
+}
+
+int port_open_start(struct port *p)
+{
+	if (p->kind != PORT_TCP)
+		return port_open(p);
+	p->why[0] = '\0';
+	p->eof = false;
+	return connect_tcp(p, false);
+}
+
+int port_open_finish(struct port *p)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		snprintf(p->why, sizeof p->why, "%s", strerror(err));
+		close(p->fd);
+		p->fd = -1;
 		return -1;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	p->fd = fd;
+	}
+	tcp_connected(p, p->fd);
 	return 0;
 }
 
@@ -333,7 +375,7 @@ int port_open(struct port *p)
 		}
 		return 0;
 	case PORT_TCP:
-		return open_tcp(p);
+		return connect_tcp(p, true);
 	case PORT_SERIAL:
 		if (access(p->spec, F_OK) < 0) {
 			snprintf(p->why, sizeof p->why, "%s", strerror(errno));

@@ -69,6 +69,13 @@ int port_options_check(const char *port, const char *connection, const char *hos
 int port_init(struct port *p, const char *spec, const struct serial_params *serial, char *why, size_t whylen);
 /* One attempt to open.  Returns 0, or -1 with p->why. */
 int port_open(struct port *p);
+/* The same without waiting for a TCP connection: 1 while it is in
+ * progress (p->fd set: poll it for POLLOUT, then port_open_finish, or
+ * port_close to give up), else as port_open. */
+int port_open_start(struct port *p);
+/* The connection port_open_start began, once poll says it is writable:
+ * 0 open, or -1 with p->why (closed). */
+int port_open_finish(struct port *p);
 void port_close(struct port *p);
 /* Waits up to timeout_ms (-1: forever) for bytes.  Returns the count read,
  * 0 on timeout, -1 when the link was lost or the input ended (p->eof set
