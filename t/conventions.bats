@@ -153,3 +153,10 @@ lib_may_include() {
 		man -l "$TOP/man/$p.1" >/dev/null 2>&1 || fail "man/$p.1 does not render"
 	done
 }
+
+@test "tests: a negated command fails its test (bash's set -e ignores '! cmd' but on a test's last line: '|| false' or '|| fail')" {
+	local bad
+	bad=$(grep -n '^[[:space:]]*! ' "$TOP"/t/*.bats | grep -v '|| \(false\|fail\)' || true)
+	[ -z "$bad" ] || fail "negations that cannot fail their test:
+$bad"
+}

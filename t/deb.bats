@@ -103,7 +103,7 @@ readme_installed() {
 	run in_root dpkg-query -W -f '${Status}' meter2mqtt
 	assert_output "deinstall ok config-files"
 	for p in $(programs); do ! in_root test -e "/usr/bin/$p" || fail "/usr/bin/$p left after remove"; done
-	! in_root test -e /lib/systemd/system/meter2mqtt.service
+	! in_root test -e /lib/systemd/system/meter2mqtt.service || false
 	run in_root tail -1 /etc/meter2mqtt/config.yaml
 	assert_output "# mine"
 	in_root test -f /etc/meter2mqtt/config.d/mine.yaml
@@ -119,7 +119,7 @@ readme_installed() {
 	[[ "$output" != *installed* ]] || fail "$output"
 	! in_root test -e /etc/meter2mqtt || fail "/etc/meter2mqtt left after purge"
 	! in_root test -e /var/lib/meter2mqtt || fail "/var/lib/meter2mqtt left after purge"
-	! in_root test -e /etc/systemd/system/multi-user.target.wants/meter2mqtt.service
+	! in_root test -e /etc/systemd/system/multi-user.target.wants/meter2mqtt.service || false
 	run in_root dpkg-statoverride --list '/etc/meter2mqtt/*'
 	assert_output ""
 	in_root id meter2mqtt > /dev/null

@@ -76,7 +76,7 @@ shared_publisher() {
 	[ ! -e "$s/a/log" ] && [ ! -e "$s/a/env/MQTT_PASSWORD" ]
 	grep -qx 'exec <in' "$s/meter2mqtt.pub/run"
 	grep -q "/mqttpub' .*'--spool' '$TMP/state/meter2mqtt.pub'$" "$s/meter2mqtt.pub/run"
-	! grep -q -- "--device" "$s/meter2mqtt.pub/run"
+	! grep -q -- "--device" "$s/meter2mqtt.pub/run" || false
 	[ "$(cat "$s/meter2mqtt.pub/env/MQTT_PASSWORD")" = fan-pass-31 ]
 	[ "$SUP" = s6 ] || start_runit
 	[ "$SUP" = runit ] || start_s6
@@ -164,7 +164,7 @@ shared_publisher() {
 	assert_line "mtrcfg: Stopped service: meter2mqtt.pub"
 	[ ! -e "$TMP/scan/meter2mqtt.pub" ]
 	grep -q "stubpub' .*'--device' 'f1'" "$TMP/scan/f1/log/run"
-	! grep -q meter2mqtt.pub "$TMP/scan/f1/run"
+	! grep -q meter2mqtt.pub "$TMP/scan/f1/run" || false
 }
 
 # readers: shared under supervisor $1: the P1 meters over TCP in one
@@ -210,7 +210,7 @@ shared_readers() {
 	grep -qx "exec \\(chpst -e\\|s6-envdir\\) \\./env '[^']*/p1read' '--meters' 'meters' 1<> \\.\\./meter2mqtt.pub/in/meter2mqtt.p1read" "$s/meter2mqtt.p1read/run"
 	for d in a b c; do [ ! -e "$s/$d" ]; done
 	[ -x "$s/lux/run" ] && [ "$(cat "$s/lux/env/P1_KEY")" = "$key" ]
-	! grep -rq "$key" "$s/meter2mqtt.p1read"
+	! grep -rq "$key" "$s/meter2mqtt.p1read" || false
 	[ "$SUP" = s6 ] || start_runit
 	[ "$SUP" = runit ] || start_s6
 	for d in a b c lux; do wait_for 300 readings_of "$d" 5; done

@@ -255,6 +255,6 @@ PY
 	track_pid "$enc"
 	wait_for 50 grep -q 'libcrypto\.so' "/proc/$enc/maps"
 	wait_for 50 grep -q '/p1read$' "/proc/$plain/maps"
-	! grep -q 'libcrypto\.so' "/proc/$plain/maps"
+	! grep -q 'libcrypto\.so' "/proc/$plain/maps" || false
 	exec 8>&- 9>&-
 }

@@ -51,7 +51,7 @@ add_service_user() {
 	[ "$(unit RuntimeDirectory)" = meter2mqtt ] && [ "$(unit StateDirectory)" = meter2mqtt ]
 	[ "$(unit KillMode)" = control-group ]
 	[ "$(unit ExecReload)" = "/usr/bin/s6-svc -h /run/meter2mqtt/service/mtrcfg" ]
-	! grep -q '^PrivateDevices=' "$TMP/dest$UNIT"
+	! grep -q '^PrivateDevices=' "$TMP/dest$UNIT" || false
 }
 
 # tree_of PID: PID and all its descendants.
