@@ -21,11 +21,12 @@ subscriber() {
 }
 
 got_at_least() { [ "$(wc -l < "$TMP/got")" -ge "$1" ]; }
-# Nothing more arrived for half a second.
+# Nothing more arrived for a second and a half (half a second was once too
+# short in CI: a starved broker still held released messages when killed).
 got_settled() {
 	local n
 	n=$(wc -l < "$TMP/got")
-	sleep 0.5
+	sleep 1.5
 	[ "$(wc -l < "$TMP/got")" -eq "$n" ]
 }
 
