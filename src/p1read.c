@@ -615,27 +615,21 @@ int main(int argc, char **argv)
 	static struct opts o = { .device = "dsmr", .silence_s = 60, .gather_ms = -1 };
 	err_init(argv[0]);
 	parse_options(&o, argc, argv);
-	if (o.meters) {
-		size_t n;
-		if (o.check) {
-			free(read_meters(&o, &n));
-			return EXIT_OK;
-		}
-		signal(SIGPIPE, SIG_IGN);
-		tally_init(&drops, "telegrams", DSMR_DROP_KINDS, drop_name);
-		tally_on_stop(&drops);
-		run_many(&o);
-	}
 	if (o.check) {
 		struct port port;
 		char why[256];
-		if (strncmp(o.spec, "tcp://", 6) == 0 && port_init(&port, o.spec, &o.sp, why, sizeof why) < 0)
+		size_t n;
+		if (o.meters)
+			free(read_meters(&o, &n));
+		else if (strncmp(o.spec, "tcp://", 6) == 0 && port_init(&port, o.spec, &o.sp, why, sizeof why) < 0)
 			die(EXIT_USAGE, "%s: %s", o.spec, why);
 		return EXIT_OK;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	tally_init(&drops, "telegrams", DSMR_DROP_KINDS, drop_name);
 	tally_on_stop(&drops);
+	if (o.meters)
+		run_many(&o);
 	static struct meter one;
 	one.o = o;
 	return run_one(&one);

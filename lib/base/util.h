@@ -17,6 +17,8 @@ int parse_double(const char *s, double min, double max, double *out);
 void time_now_rfc3339(char out[25]);
 /* Monotonic clock in milliseconds, for timeouts and intervals. */
 int64_t mono_ms(void);
+/* Sleeps ms milliseconds, through signals. */
+void sleep_ms(long ms);
 
 /* CRC-16/ARC (DSMR P1: poly 0x8005 reflected, init 0). */
 uint16_t crc16_arc(uint16_t crc, const void *data, size_t n);

@@ -280,13 +280,6 @@ static int many_timers(struct listener *v, size_t n, int64_t now)
 	return next <= now ? 0 : next - now > 86400000 ? 86400000 : (int)(next - now);
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 void listen_many(struct listener *v, size_t n, int gather_ms)
 {
 	static unsigned char buf[65536];

@@ -473,13 +473,6 @@ bool port_can_reconnect(const struct port *p)
 	return p->kind == PORT_SERIAL || p->kind == PORT_TCP;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Sleeps ms, waking for the idle hook as often as it asks. */
 static void wait_ms(const struct port *p, long ms)
 {

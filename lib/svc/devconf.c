@@ -146,9 +146,7 @@ static void device_pair(struct yw *w, const yaml_node_t *k, const char *key, yam
 	free(name);
 }
 
-/* The value of a device option ("--port=/dev/ttyUSB0": "/dev/ttyUSB0"), or
- * NULL when the key is absent or a bare flag. */
-static const char *opt_value(const struct device_conf *c, const char *key)
+const char *device_opt_value(const struct device_conf *c, const char *key)
 {
 	const struct dev_opt *o = device_opt(c, key);
 	const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
@@ -164,7 +162,8 @@ static void builtin_requirements(struct yw *w, struct device_conf *c, yaml_node_
 {
 	if (!c->type || (strcmp(c->type, "dsmr") && strcmp(c->type, "multical") && strcmp(c->type, "sml")))
 		return;
-	const char *port = opt_value(c, "port"), *conn = opt_value(c, "connection"), *host = opt_value(c, "host");
+	const char *port = device_opt_value(c, "port"), *conn = device_opt_value(c, "connection"),
+		   *host = device_opt_value(c, "host");
 	if (!port && !(conn && !strcmp(conn, "stdin"))) {
 		const char *how = host || (conn && !strcmp(conn, "tcp")) ? "tcp" : conn ? conn : "serial_port";
 		yw_error(w, root, "missing key 'port' (the %s to read, e.g. %s)",

@@ -33,5 +33,8 @@ void device_conf_free(struct device_conf *c);
 
 /* Finds the option a device key became, or NULL. */
 const struct dev_opt *device_opt(const struct device_conf *c, const char *key);
+/* The value of a device option ("--port=/dev/ttyUSB0": "/dev/ttyUSB0"), or
+ * NULL when the key is absent or a bare flag. */
+const char *device_opt_value(const struct device_conf *c, const char *key);
 
 #endif

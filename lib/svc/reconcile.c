@@ -166,9 +166,8 @@ static long expire_after_s(const struct device_conf *c)
 	static const char *const keys[] = { "poll_interval", "interval" };
 	long interval = 0;
 	for (size_t i = 0; i < 2 && !interval; i++) {
-		const struct dev_opt *o = device_opt(c, keys[i]);
-		const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
-		if (eq && parse_long(eq + 1, 1, 86400, &interval) < 0)
+		const char *v = device_opt_value(c, keys[i]);
+		if (v && parse_long(v, 1, 86400, &interval) < 0)
 			interval = 0;
 	}
 	if (!interval)
@@ -758,15 +757,11 @@ static bool groupable(const struct pass *p, const struct dev *dv)
 	for (size_t i = 0; dv->check_argv && dv->check_argv[i]; i++)
 		if (strpbrk(dv->check_argv[i], "\r\n"))
 			return false;
-	const char *v[3] = { NULL, NULL, NULL }, *keys[3] = { "port", "connection", "host" };
-	for (int i = 0; i < 3; i++) {
-		const struct dev_opt *o = device_opt(&dv->conf, keys[i]);
-		const char *eq = o && o->arg ? strchr(o->arg, '=') : NULL;
-		v[i] = eq ? eq + 1 : NULL;
-	}
+	const struct device_conf *c = &dv->conf;
 	char spec[512], why[256];
 	struct port port;
-	if (port_options_check(v[0], v[1], v[2], spec, sizeof spec, why, sizeof why) < 0 || !spec[0] ||
+	if (port_options_check(device_opt_value(c, "port"), device_opt_value(c, "connection"),
+	                       device_opt_value(c, "host"), spec, sizeof spec, why, sizeof why) < 0 || !spec[0] ||
 	    port_init(&port, spec, NULL, why, sizeof why) < 0)
 		return false;
 	return port_can_reconnect(&port);
@@ -836,6 +831,7 @@ static void sync_services(struct pass *p)
 	bool checked_pub = false, pub_good = true, started = false, shared = p->base.shared_publisher;
 	if (shared)
 		sync_shared_publisher(p, mqttpub);
+	/* Marked again: a device that failed its check (validate) is out. */
 	if (mark_grouped(p))
 		sync_shared_reader(p);
 	for (size_t i = 0; i < p->n_devs; i++) {
