@@ -20,16 +20,6 @@ subscriber() {
 	sleep 0.3 # its SUBSCRIBE follows the CONNECT
 }
 
-got_at_least() { [ "$(wc -l < "$TMP/got")" -ge "$1" ]; }
-# Nothing more arrived for a second and a half (half a second was once too
-# short in CI: a starved broker still held released messages when killed).
-got_settled() {
-	local n
-	n=$(wc -l < "$TMP/got")
-	sleep 1.5
-	[ "$(wc -l < "$TMP/got")" -eq "$n" ]
-}
-
 # every_once N: $TMP/got holds 1..N, each exactly once.
 every_once() {
 	wait_for 300 got_at_least "$1"
@@ -100,12 +90,7 @@ qos2_restart() {
 	numbered 20000 | mqttpub -p "$BROKER_PORT" -q 2 -V 311 --no-retain --drain-timeout 60 2> "$TMP/err" &
 	local pub=$!
 	track_pid "$pub"
-	wait_for 100 got_at_least 2000
-	kill -STOP "$pub"
-	wait_for 50 got_settled
-	kill -KILL "$BROKER_PID"
-	wait_gone "$BROKER_PID" 50
-	start_broker "${logs[@]}"
+	broker_killed_mid_stream "$pub" "${logs[@]}"
 	# Resubscribed: its SUBSCRIBE, not only its CONNECT (on a loaded
 	# machine the SUBSCRIBE can come later than any fixed pause).
 	wait_for 100 grep -q "sub3 2 meters/t/d/n" "$TMP/mosquitto.log"

@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "sink/mqttwire.h"
 #include "sink/sockio.h"
 
 /* QoS 1/2 messages in flight under MQTT 3.1.1 unless max_inflight says
@@ -26,8 +27,10 @@
 #define RC_PACKET_ID_NOT_FOUND 0x92
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 30000
-/* A reading's acknowledgements come in a few bursts as the broker gets to
- * them: they are read together, this long after the reading was sent. */
+/* Acknowledgements come in small bursts as the broker gets to them (a
+ * busy broker sends a dozen at a time, one burst a millisecond): while no
+ * message waits for room in the window they are read together, at most
+ * this often. */
 #define ACK_BATCH_MS 20
 
 void mc_lib_init(void) { mosquitto_lib_init(); }
@@ -53,6 +56,12 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 		queue_unsend_all(c->q);
 	uint16_t rm = 0;
 	c->cb_receive_max = mosquitto_property_read_int16(props, MQTT_PROP_RECEIVE_MAXIMUM, &rm, false) ? rm : 0;
+	/* What the library would check of each publish, for ours. */
+	uint8_t b = 0;
+	c->cb_max_qos = mosquitto_property_read_byte(props, MQTT_PROP_MAXIMUM_QOS, &b, false) ? b : 2;
+	c->cb_retain = mosquitto_property_read_byte(props, MQTT_PROP_RETAIN_AVAILABLE, &b, false) ? b != 0 : true;
+	uint32_t size = 0;
+	c->cb_max_packet = mosquitto_property_read_int32(props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &size, false) ? size : 0;
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *props)
@@ -62,10 +71,9 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 	c->cb_lost = true;
 }
 
-static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
+/* The broker's answer to a message of ours: reason below 0x80 is taken. */
+static void answered(struct mqttconn *c, int mid, int reason)
 {
-	(void)m, (void)props;
-	struct mqttconn *c = obj;
 	/* Message ids wrap at 65535: forget these once acknowledged. */
 	if (mid == c->offline_mid) {
 		c->offline_acked = true;
@@ -97,6 +105,24 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, cons
 		c->refusals++;
 		c->cb_refused = reason;
 	}
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
+{
+	(void)m, (void)props;
+	answered(obj, mid, reason);
+}
+
+/* A PUBACK read from the socket (sockio's filter): while our packets are
+ * direct every QoS 1 message is ours, the status too, so every PUBACK is
+ * an answer to one of ours. */
+static bool direct_acked(void *arg, unsigned mid, unsigned reason)
+{
+	struct mqttconn *c = arg;
+	if (!c->direct)
+		return false;
+	answered(c, (int)mid, (int)reason);
+	return true;
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
@@ -233,9 +259,22 @@ static void drop_client(struct mqttconn *c)
 	c->online_mid = c->offline_mid = -1;
 }
 
+/* Our packets died with the connection: the library's session, kept or
+ * not, never knew them. */
+static void end_direct(struct mqttconn *c)
+{
+	if (!c->direct)
+		return;
+	c->direct = false;
+	sockio_take_acks(NULL, NULL);
+	queue_unsend_all(c->q);
+	c->online_mid = c->offline_mid = -1;
+}
+
 static void schedule_retry(struct mqttconn *c, const char *why)
 {
 	detach_socket();
+	end_direct(c);
 	/* A resumable session keeps libmosquitto's client and what it has
 	 * in flight: the handshakes go on where they stopped. */
 	if (!(c->persistent && c->session_ready))
@@ -314,6 +353,60 @@ static void session_cleared(struct mqttconn *c)
 	connect_attempt(c);
 }
 
+static uint16_t next_mid(struct mqttconn *c)
+{
+	do
+		c->last_mid++;
+	while (c->last_mid == 0);
+	return c->last_mid;
+}
+
+/* A QoS 1 PUBLISH of ours (sink/mqttwire.h), after the checks the
+ * library would make: a MOSQ_ERR code. */
+static int direct_publish(struct mqttconn *c, int *mid, const char *topic, size_t topic_len, const void *payload,
+                          size_t payload_len, bool retain)
+{
+	if (mosquitto_validate_utf8(topic, (int)topic_len) != MOSQ_ERR_SUCCESS)
+		return MOSQ_ERR_MALFORMED_UTF8;
+	if (mosquitto_pub_topic_check2(topic, topic_len) != MOSQ_ERR_SUCCESS)
+		return MOSQ_ERR_INVAL;
+	bool v5 = c->s->protocol == MQTT_V5;
+	size_t size = mqtt_publish_size(topic_len, payload_len, v5);
+	if (!size)
+		return MOSQ_ERR_PAYLOAD_SIZE;
+	if (c->max_packet && size > c->max_packet)
+		return MOSQ_ERR_OVERSIZE_PACKET;
+	char *p = sockio_append(size);
+	if (!p)
+		return MOSQ_ERR_NOMEM;
+	uint16_t id = next_mid(c);
+	mqtt_publish_write(p, topic, topic_len, payload, payload_len, id, retain && c->retain_ok, v5);
+	*mid = id;
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int publish_status(struct mqttconn *c, int *mid, const char *text)
+{
+	if (c->direct)
+		return direct_publish(c, mid, c->status_topic, strlen(c->status_topic), text, strlen(text), true);
+	return mosquitto_publish(c->mosq, mid, c->status_topic, (int)strlen(text), text, 1, true);
+}
+
+/* Our own QoS 1 packets: over plain TCP (TLS's bytes are OpenSSL's), and
+ * not to a broker that takes no QoS 1 (the library refuses each message
+ * then, and says why). */
+static void start_direct(struct mqttconn *c)
+{
+	c->direct = c->s->qos == 1 && !c->s->tls && c->cb_max_qos >= 1;
+	c->retain_ok = c->cb_retain;
+	c->max_packet = c->cb_max_packet;
+	sockio_take_acks(c->direct ? direct_acked : NULL, c);
+	/* Ids wrap at 65535: the status's and every message's in flight
+	 * stay apart. */
+	if (c->direct && c->window > INFLIGHT_MAX - 2)
+		c->window = INFLIGHT_MAX - 2;
+}
+
 static void on_connected(struct mqttconn *c)
 {
 	c->state = MC_CONNECTED;
@@ -323,6 +416,7 @@ static void on_connected(struct mqttconn *c)
 		if (broker < c->window)
 			c->window = broker;
 	}
+	start_direct(c);
 	logmsg(LOG_DEBUG, "broker %s:%d: at most %d messages in flight", host_of(c), c->s->port, c->window);
 	/* libmosquitto formats a log line (malloc, vsnprintf) for every
 	 * packet while a log callback is set: a tenth of mqttpub's CPU at
@@ -333,7 +427,7 @@ static void on_connected(struct mqttconn *c)
 		warnx("broker %s:%d: connected", host_of(c), c->s->port);
 	c->warned_down = false;
 	c->backoff_ms = BACKOFF_FIRST_MS;
-	int rc = mosquitto_publish(c->mosq, &c->online_mid, c->status_topic, 6, "online", 1, true);
+	int rc = publish_status(c, &c->online_mid, "online");
 	if (rc != MOSQ_ERR_SUCCESS)
 		logmsg(LOG_WARN, "cannot publish %s: %s", c->status_topic, mosquitto_strerror(rc));
 	if (c->subscribe)
@@ -439,12 +533,20 @@ void mc_tick(struct mqttconn *c, int64_t now)
 }
 
 /* Acknowledgements can wait a little while nothing waits for them (no
- * message queued behind a full window): one wake-up then takes a
- * reading's acknowledgements, not one per burst.  Latency is not touched:
- * messages go out at once. */
+ * message queued behind a full window): one wake-up then takes many
+ * bursts of them, not one each.  Latency is not touched: messages go out
+ * at once. */
 static bool acks_can_wait(const struct mqttconn *c, int64_t now)
 {
-	return c->state == MC_CONNECTED && now < c->acks_at && !c->q->next_unsent;
+	return c->state == MC_CONNECTED && now < c->acks_at && !c->q->next_unsent && c->q->in_flight;
+}
+
+/* The next read of acknowledgements, unless a message comes to wait for
+ * them: ACK_BATCH_MS after the last, not later with every send. */
+static void acks_later(struct mqttconn *c, int64_t now)
+{
+	if (c->acks_at <= now)
+		c->acks_at = now + ACK_BATCH_MS;
 }
 
 bool mc_pollfd(const struct mqttconn *c, struct pollfd *p)
@@ -473,8 +575,10 @@ static void io(struct mqttconn *c, short revents)
 	if (!c->mosq)
 		return;
 	int rc = MOSQ_ERR_SUCCESS;
-	if (revents & (POLLIN | POLLERR | POLLHUP))
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
 		rc = read_packets(c);
+		acks_later(c, mono_ms());
+	}
 	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq && sockio_unsent() && sockio_flush() < 0)
 		rc = MOSQ_ERR_ERRNO;
 	if (rc == MOSQ_ERR_SUCCESS && (revents & POLLOUT) && c->mosq && mosquitto_want_write(c->mosq))
@@ -559,13 +663,18 @@ static void pump_window(struct mqttconn *c)
 		int mid = 0;
 		/* An empty retained message deletes the retained value. */
 		bool retain = m->retain && m->payload_len > 0;
-		int rc = mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos, retain);
+		int rc = c->direct ? direct_publish(c, &mid, m->data, m->topic_len, m->payload, m->payload_len, retain)
+		                   : mosquitto_publish(c->mosq, &mid, m->data, (int)m->payload_len, m->payload, c->s->qos,
+		                                       retain);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			if (c->s->qos == 0)
 				queue_remove(c->q, m);
 			else
 				queue_mark_sent(c->q, m, mid);
-		} else if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
+		} else if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ||
+		           rc == MOSQ_ERR_NOMEM) {
+			/* Out of memory too: the message waits in the queue
+			 * for the next connection. */
 			connection_lost(c, rc);
 			return;
 		} else {
@@ -585,7 +694,7 @@ void mc_pump(struct mqttconn *c)
 	pump_window(c);
 	window_end(c);
 	if (c->q->in_flight > in_flight)
-		c->acks_at = mono_ms() + ACK_BATCH_MS;
+		acks_later(c, mono_ms());
 }
 
 /* Sends what was gathered, waiting for the socket to take it until
@@ -612,7 +721,7 @@ static void goodbye(struct mqttconn *c, int64_t deadline)
 	 * what the broker had not read yet. */
 	c->offline_acked = c->stay_online;
 	if (!c->stay_online &&
-	    mosquitto_publish(c->mosq, &c->offline_mid, c->status_topic, 7, "offline", 1, true) != MOSQ_ERR_SUCCESS)
+	    publish_status(c, &c->offline_mid, "offline") != MOSQ_ERR_SUCCESS)
 		return;
 	while (!c->offline_acked && mono_ms() < deadline && c->mosq) {
 		if (sockio_flush() < 0)

@@ -25,7 +25,12 @@
  * that accepts us without the session has forgotten what it had taken and
  * not released: every unacknowledged message is sent anew (at least once).
  * Under MQTT 5 every unacknowledged message is sent anew after a lost
- * connection: at least once. */
+ * connection: at least once.
+ *
+ * At QoS 1 over plain TCP the messages' PUBLISH packets are ours, not the
+ * library's, and so are their acknowledgements (sink/mqttwire.h says
+ * why): the same packets, the same window, the same answers, without the
+ * library's copy of every message in flight. */
 #ifndef M2M_MQTTCONN_H
 #define M2M_MQTTCONN_H
 
@@ -71,6 +76,10 @@ struct mqttconn {
 	unsigned long rejected; /* messages the library refused for good (too large) */
 	unsigned long refusals; /* publishes the broker refused (each sent again) */
 	int window;       /* in flight at most, on this connection */
+	bool direct;      /* QoS 1 packets are ours on this connection (sink/mqttwire.h) */
+	uint16_t last_mid; /* the id of our last PUBLISH */
+	bool retain_ok;   /* the broker keeps retained messages (MQTT 5 may say not) */
+	uint32_t max_packet; /* the broker's largest packet (MQTT 5), or 0 */
 	bool persistent;  /* QoS 1/2: a session kept across reconnects */
 	bool session_ready; /* the broker's old session is cleared; ours resumes */
 	bool cleaning;    /* this connection only clears the old session */
@@ -81,7 +90,9 @@ struct mqttconn {
 
 	/* Set by libmosquitto's callbacks, acted upon in the loop. */
 	bool cb_connack, cb_lost, cb_birth;
-	int cb_connack_rc, cb_receive_max, cb_refused;
+	int cb_connack_rc, cb_receive_max, cb_refused, cb_max_qos;
+	bool cb_retain;
+	uint32_t cb_max_packet;
 	int online_mid, offline_mid;
 	bool offline_acked;
 	bool stay_online; /* mc_goodbye leaves the status as it is */

@@ -19,6 +19,9 @@
  *     sockio_flush sends in one send(2) (what the socket does not take
  *     waits for POLLOUT, ahead of anything written later: order kept);
  *   - reads from it are served from one read(2) of what the kernel has;
+ *   - mqttpub's own QoS 1 packets (sink/mqttwire.h) are appended to the
+ *     same buffer, between the library's, and the acknowledgements the
+ *     filter claims never reach the library;
  *   - socketpair fails while the client is being made, which libmosquitto
  *     takes as "no wake-up pair" (it warns that a loop thread's publishes
  *     may be delayed; there is none).
@@ -29,6 +32,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "sink/mqttwire.h"
 
 /* Gathered bytes beyond this: flush before handing over more. */
 #define SOCKIO_HIGH 65536
@@ -47,6 +52,12 @@ void sockio_readable(void);
 /* Sends what was gathered, as far as the socket takes it now: 0, or -1
  * with errno when the connection is gone. */
 int sockio_flush(void);
+/* Room for an n-byte packet of our own after what is gathered (it is
+ * sent with it): NULL when no socket is attached or memory ran out. */
+char *sockio_append(size_t n);
+/* From now on, the PUBACKs fn claims are taken out of what the library
+ * reads (fn NULL: none). */
+void sockio_take_acks(mqtt_ack_fn *fn, void *arg);
 /* Bytes gathered and not sent yet. */
 size_t sockio_unsent(void);
 /* Bytes read from the socket that the library has not taken yet: no
