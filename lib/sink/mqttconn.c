@@ -570,11 +570,21 @@ static int read_packets(struct mqttconn *c)
 	return rc;
 }
 
+/* The poll that left the acknowledgements waiting has woken at their
+ * time: they are read now, not after one more poll to say they are
+ * there. */
+static bool acks_due(const struct mqttconn *c, int64_t now)
+{
+	return c->state == MC_CONNECTED && c->q->in_flight && c->acks_at && now >= c->acks_at;
+}
+
 static void io(struct mqttconn *c, short revents)
 {
 	if (!c->mosq)
 		return;
 	int rc = MOSQ_ERR_SUCCESS;
+	if (acks_due(c, mono_ms()))
+		revents |= POLLIN;
 	if (revents & (POLLIN | POLLERR | POLLHUP)) {
 		rc = read_packets(c);
 		acks_later(c, mono_ms());
