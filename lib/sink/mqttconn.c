@@ -56,10 +56,11 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 		queue_unsend_all(c->q);
 	uint16_t rm = 0;
 	c->cb_receive_max = mosquitto_property_read_int16(props, MQTT_PROP_RECEIVE_MAXIMUM, &rm, false) ? rm : 0;
-	/* What the library would check of each publish, for ours. */
+	/* What the library would check of each publish, for ours.  (A broker
+	 * without retained messages never gets here: our will is retained,
+	 * and MQTT 5 has it refuse such a CONNECT.) */
 	uint8_t b = 0;
 	c->cb_max_qos = mosquitto_property_read_byte(props, MQTT_PROP_MAXIMUM_QOS, &b, false) ? b : 2;
-	c->cb_retain = mosquitto_property_read_byte(props, MQTT_PROP_RETAIN_AVAILABLE, &b, false) ? b != 0 : true;
 	uint32_t size = 0;
 	c->cb_max_packet = mosquitto_property_read_int32(props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &size, false) ? size : 0;
 }
@@ -374,13 +375,13 @@ static int direct_publish(struct mqttconn *c, int *mid, const char *topic, size_
 	size_t size = mqtt_publish_size(topic_len, payload_len, v5);
 	if (!size)
 		return MOSQ_ERR_PAYLOAD_SIZE;
-	if (c->max_packet && size > c->max_packet)
+	if (c->cb_max_packet && size > c->cb_max_packet)
 		return MOSQ_ERR_OVERSIZE_PACKET;
 	char *p = sockio_append(size);
 	if (!p)
 		return MOSQ_ERR_NOMEM;
 	uint16_t id = next_mid(c);
-	mqtt_publish_write(p, topic, topic_len, payload, payload_len, id, retain && c->retain_ok, v5);
+	mqtt_publish_write(p, topic, topic_len, payload, payload_len, id, retain, v5);
 	*mid = id;
 	return MOSQ_ERR_SUCCESS;
 }
@@ -398,8 +399,6 @@ static int publish_status(struct mqttconn *c, int *mid, const char *text)
 static void start_direct(struct mqttconn *c)
 {
 	c->direct = c->s->qos == 1 && !c->s->tls && c->cb_max_qos >= 1;
-	c->retain_ok = c->cb_retain;
-	c->max_packet = c->cb_max_packet;
 	sockio_take_acks(c->direct ? direct_acked : NULL, c);
 	/* Ids wrap at 65535: the status's and every message's in flight
 	 * stay apart. */

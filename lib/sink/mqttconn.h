@@ -78,8 +78,6 @@ struct mqttconn {
 	int window;       /* in flight at most, on this connection */
 	bool direct;      /* QoS 1 packets are ours on this connection (sink/mqttwire.h) */
 	uint16_t last_mid; /* the id of our last PUBLISH */
-	bool retain_ok;   /* the broker keeps retained messages (MQTT 5 may say not) */
-	uint32_t max_packet; /* the broker's largest packet (MQTT 5), or 0 */
 	bool persistent;  /* QoS 1/2: a session kept across reconnects */
 	bool session_ready; /* the broker's old session is cleared; ours resumes */
 	bool cleaning;    /* this connection only clears the old session */
@@ -91,8 +89,7 @@ struct mqttconn {
 	/* Set by libmosquitto's callbacks, acted upon in the loop. */
 	bool cb_connack, cb_lost, cb_birth;
 	int cb_connack_rc, cb_receive_max, cb_refused, cb_max_qos;
-	bool cb_retain;
-	uint32_t cb_max_packet;
+	uint32_t cb_max_packet; /* the broker's largest packet (MQTT 5), or 0 */
 	int online_mid, offline_mid;
 	bool offline_acked;
 	bool stay_online; /* mc_goodbye leaves the status as it is */
